@@ -1,0 +1,79 @@
+# eunomia build: the Swift host, vmlinux.h, every plugin under Plugins/, and their packages.
+SHELL := /bin/bash
+CLANG ?= clang
+CC ?= cc
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard Plugins/*/schema.json))))
+VMLINUX := $(BUILD)/bpf/vmlinux.h
+HELPER := Sources/PluginABI/helper/eunomia_bpf.c Sources/PluginABI/abi.c
+HELPER_HDRS := $(wildcard Sources/PluginABI/helper/*.h Sources/PluginABI/include/eunomia/*.h)
+BPF_CFLAGS := -O2 -g -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -I$(BUILD)/bpf
+PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/PluginABI/include -ISources/PluginABI/helper
+PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson
+SWIFT_FLAGS ?=
+
+.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run clean
+
+all: build
+
+build: host packages
+
+host: bin/eunomia
+
+bin/eunomia: Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
+	swift build -c release $(SWIFT_FLAGS)
+	mkdir -p bin
+	cp "$$(swift build -c release --show-bin-path)/eunomia" bin/eunomia
+
+$(VMLINUX): bpf/gen-vmlinux.sh
+	bpf/gen-vmlinux.sh $@
+
+define PLUGIN_RULES
+$(BUILD)/plugins/$(1)/$(1).bpf.o: Plugins/$(1)/$(1).bpf.c bpf/eunomia.bpf.h $(VMLINUX)
+	@mkdir -p $$(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $$< -o $$@
+
+$(BUILD)/plugins/$(1)/$(1).so: $(wildcard Plugins/$(1)/*.c Plugins/$(1)/*.h) $(HELPER) $(HELPER_HDRS)
+	@mkdir -p $$(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(filter-out %.bpf.c,$(wildcard Plugins/$(1)/*.c)) $(HELPER) -o $$@ $(PLUGIN_LDFLAGS)
+
+$(BUILD)/plugins/$(1)/schema.json: Plugins/$(1)/schema.json
+	@mkdir -p $$(@D)
+	cp $$< $$@
+
+$(BUILD)/packages/$(1).stamp: bin/eunomia $(BUILD)/plugins/$(1)/$(1).bpf.o $(BUILD)/plugins/$(1)/$(1).so $(BUILD)/plugins/$(1)/schema.json
+	@mkdir -p $(BUILD)/packages
+	bin/eunomia plugin pack $(BUILD)/plugins/$(1) -o $(BUILD)/packages/
+	@touch $$@
+endef
+$(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULES,$(p))))
+
+plugins: $(foreach p,$(PLUGINS),$(BUILD)/plugins/$(p)/$(p).bpf.o $(BUILD)/plugins/$(p)/$(p).so)
+
+packages: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
+
+# Debian 12 packages the build and the tests need, and the filesystems tracing needs.
+install-deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc >/dev/null
+	$(MAKE) --no-print-directory kernel-setup
+
+kernel-setup:
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	@mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null || true
+
+# Install every bundled package into the default store (/var/lib/eunomia, or $$EUNOMIA_HOME).
+install-plugins: build
+	for p in $(BUILD)/packages/*.pkg; do bin/eunomia plugin install "$$p" || exit 1; done
+
+run: install-plugins
+	bin/eunomia run opensnoop
+
+test: build
+	swift test $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+
+clean:
+	rm -rf $(BUILD) bin .build

@@ -1,0 +1,60 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "eunomia",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "eunomia", targets: ["eunomia"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/mxcl/Version", from: "2.1.0"),
+    ],
+    targets: [
+        // The stable plugin ABI header, plus the small libbpf helper that plugins compile in.
+        .target(
+            name: "PluginABI",
+            path: "Sources/PluginABI",
+            exclude: ["helper"],
+            sources: ["abi.c"],
+            publicHeadersPath: "include"
+        ),
+        // Host-only C glue: libbpf logging trampoline, BTF and ELF inspection.
+        .target(
+            name: "CHostSupport",
+            dependencies: ["PluginABI"],
+            path: "Sources/Host/CSupport",
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("dl")]
+        ),
+        .target(
+            name: "EunomiaHost",
+            dependencies: [
+                "PluginABI",
+                "CHostSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Version", package: "Version"),
+            ],
+            path: "Sources/Host/Core"
+        ),
+        .executableTarget(
+            name: "eunomia",
+            dependencies: [
+                "EunomiaHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Host/CLI"
+        ),
+        .testTarget(
+            name: "EunomiaTests",
+            dependencies: ["EunomiaHost", "eunomia"],
+            path: "Tests/EunomiaTests"
+        ),
+    ]
+)

@@ -1,0 +1,224 @@
+import ArgumentParser
+import CHostSupport
+import EunomiaHost
+import Foundation
+import Logging
+
+struct Eunomia: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eunomia",
+        abstract: "Load eBPF tracker plugins at runtime and print what they see.",
+        discussion: """
+            Trackers are plugins: a C library, its BPF object and a schema, shipped as one .pkg file.
+            Install a package into the store, then run the tracker by name:
+
+              eunomia plugin install build/packages/opensnoop-0.1.0.pkg
+              eunomia run opensnoop --comm bash -o json
+
+            The store is /var/lib/eunomia unless --store or EUNOMIA_HOME says otherwise.
+            Tracing needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.
+            """,
+        subcommands: [Run.self, Plugin.self])
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Plugin store directory (default: $EUNOMIA_HOME or /var/lib/eunomia).", valueName: "dir"))
+    var store: String?
+
+    @Option(name: .long, help: "Diagnostics on stderr: error, warning, info, debug, trace.")
+    var logLevel: String = ProcessInfo.processInfo.environment["EUNOMIA_LOG_LEVEL"] ?? "warning"
+
+    func setUp() throws -> (Store, Logger) {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level '\(logLevel)' is not one of error, warning, info, debug, trace")
+        }
+        HostLogging.bootstrap(level: level)
+        return (Store(path: store), Logger(label: "eunomia"))
+    }
+}
+
+/// Runs body, turning our errors into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as EunomiaError {
+        FileHandle.standardError.write(Data("eunomia: error: \(error.message)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an installed tracker and print its events until Ctrl-C.",
+        discussion: """
+            Events go to stdout; diagnostics and the final summary (events, lost) to stderr.
+            Parameters come from the plugin's schema (see: eunomia plugin info NAME).
+
+            Examples:
+              eunomia run opensnoop                          all opens, as a table
+              eunomia run opensnoop --pid 1234 -o json       one process, JSON lines
+              eunomia run opensnoop@0.1.0 --param failed     only failed opens, pinned version
+              eunomia run opensnoop --duration 10 -o csv > opens.csv
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Installed plugin: NAME (highest version) or NAME@VERSION.")
+    var plugin: String
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("Set a plugin parameter; a bare KEY sets a boolean to true. Repeatable.", valueName: "key=value"))
+    var params: [String] = []
+
+    @Option(help: "Trace only this process id (the plugin's pid parameter).")
+    var pid: UInt32?
+
+    @Option(help: "Trace only this command name (the plugin's comm parameter).")
+    var comm: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line) or csv.")
+    var format: OutputFormat = .table
+
+    @Option(help: "Stop after this many seconds.")
+    var duration: Double?
+
+    func validate() throws {
+        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        let (store, logger) = try global.setUp()
+        try reportingErrors {
+            let installed = try store.resolve(plugin)
+            var assignments = params
+            if let pid { assignments.append("pid=\(pid)") }
+            if let comm { assignments.append("comm=\(comm)") }
+            let parameters = try ResolvedParameters(schema: installed.schema, assignments: assignments)
+            eh_install_stop_signals()
+            let output = OutputBuffer(fd: STDOUT_FILENO)
+            let summary = try Runner.run(plugin: installed, parameters: parameters, format: format, duration: duration,
+                                         output: output, logger: logger, shouldStop: { eh_stop_requested() != 0 })
+            var line = String(format: "%@: %llu events, %llu lost in %.1fs", installed.reference, summary.events, summary.lost, summary.seconds)
+            if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
+            if summary.lost > 0 { line += " (raise --param ringbuf_kb to lose fewer)" }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+}
+
+struct Plugin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install, inspect, remove and pack tracker plugins.",
+        subcommands: [Install.self, List.self, Info.self, Remove.self, Pack.self])
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify packages and install them into the store.",
+            discussion: "Checks hashes, ABI, schema, the BPF object and kernel requirements before anything is written; a bad package leaves the store unchanged.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Package files (.pkg).") var packages: [String]
+
+        func run() throws {
+            let (store, _) = try global.setUp()
+            try reportingErrors {
+                for path in packages {
+                    let (plugin, outcome) = try store.install(package: URL(fileURLWithPath: path))
+                    let verb = outcome == .installed ? "installed" : "already installed"
+                    print("\(verb) \(plugin.reference) (build \(plugin.buildID)) in \(plugin.directory.path)")
+                }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List installed plugins.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let (store, _) = try global.setUp()
+            try reportingErrors {
+                let plugins = try store.list()
+                if plugins.isEmpty {
+                    print("no plugins installed in \(store.root.path)")
+                    return
+                }
+                let rows = plugins.map { [$0.name, $0.version, $0.buildID, $0.manifest.abi.description, $0.manifest.description] }
+                printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "DESCRIPTION"], rows: rows)
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Describe a plugin: parameters and event fields.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "NAME or NAME@VERSION.") var plugin: String
+
+        func run() throws {
+            let (store, _) = try global.setUp()
+            try reportingErrors {
+                let p = try store.resolve(plugin)
+                print("\(p.name) \(p.version)  (build \(p.buildID), ABI \(p.manifest.abi))")
+                print("  \(p.schema.description)")
+                print("  installed in \(p.directory.path)\n")
+                print("Parameters (--param KEY=VALUE):")
+                printTable(header: ["NAME", "TYPE", "DEFAULT", "DESCRIPTION"], rows: p.schema.parameters.map { param in
+                    var desc = param.description
+                    if param.min != nil || param.max != nil { desc += " [\(param.min.map(String.init) ?? "")..\(param.max.map(String.init) ?? "")]" }
+                    if let e = param.enum { desc += " {\(e.joined(separator: ","))}" }
+                    return [param.name, param.type.rawValue, param.default.description, desc]
+                }, indent: "  ")
+                for record in p.schema.records {
+                    print("\nEvent '\(record.name)' (\(record.size) bytes max):")
+                    printTable(header: ["FIELD", "TYPE", "DISPLAY", "COLUMN"], rows: record.fields.map { f in
+                        var col = f.header
+                        if f.hidden == true { col += " (json/csv only)" } else if let w = f.when { col += " (with \(w))" }
+                        return [f.name, f.type.rawValue, f.display?.rawValue ?? "-", col]
+                    }, indent: "  ")
+                }
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a plugin version (NAME@VERSION) or every version (NAME).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "NAME or NAME@VERSION.") var plugin: String
+
+        func run() throws {
+            let (store, _) = try global.setUp()
+            try reportingErrors {
+                for p in try store.remove(plugin) { print("removed \(p.reference) (build \(p.buildID))") }
+            }
+        }
+    }
+
+    struct Pack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pack a plugin build directory into a .pkg file.",
+            discussion: "DIR holds schema.json, one *.so and one *.bpf.o. The schema's record layouts are checked against the BPF object's BTF.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Build directory of the plugin.") var directory: String
+        @Option(name: .shortAndLong, help: "Output file, or a directory to write NAME-VERSION.pkg into.") var output: String
+
+        func run() throws {
+            _ = try global.setUp()
+            try reportingErrors {
+                let written = try PackageArchive.pack(directory: URL(fileURLWithPath: directory),
+                                                      output: URL(fileURLWithPath: output, isDirectory: output.hasSuffix("/")))
+                print("packed \(written.path)")
+            }
+        }
+    }
+}
+
+func printTable(header: [String], rows: [[String]], indent: String = "") {
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+    for row in all {
+        let cells = row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+        print(indent + cells.joined(separator: "  "))
+    }
+}
+
+Eunomia.main()

@@ -1,0 +1,210 @@
+#define _GNU_SOURCE
+#include "host_support.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static eh_log_sink log_sink;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    char line[1024];
+    eh_log_sink sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
+    if (!sink)
+        return 0;
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n < 0)
+        return n;
+    size_t len = strnlen(line, sizeof(line));
+    while (len > 0 && line[len - 1] == '\n')
+        line[--len] = '\0';
+    int lvl = level == LIBBPF_WARN ? 0 : level == LIBBPF_INFO ? 1 : 2;
+    sink(lvl, line);
+    return n;
+}
+
+void eh_install_libbpf_logger(eh_log_sink sink)
+{
+    __atomic_store_n(&log_sink, sink, __ATOMIC_RELEASE);
+    libbpf_set_print(libbpf_print);
+}
+
+int eh_elf_inspect(const char *path, struct eh_elf_info *info, char *err, size_t err_size)
+{
+    memset(info, 0, sizeof(*info));
+    if (elf_version(EV_CURRENT) == EV_NONE) {
+        snprintf(err, err_size, "libelf initialisation failed");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+    GElf_Ehdr ehdr;
+    if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
+        snprintf(err, err_size, "not an ELF file");
+        goto out;
+    }
+    info->machine = ehdr.e_machine;
+    info->type = ehdr.e_type;
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr))
+            continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        if (!data || shdr.sh_entsize == 0)
+            continue;
+        size_t count = shdr.sh_size / shdr.sh_entsize;
+        if (shdr.sh_type == SHT_DYNAMIC) {
+            for (size_t i = 0; i < count; i++) {
+                GElf_Dyn dyn;
+                if (gelf_getdyn(data, (int)i, &dyn) && dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_NODELETE))
+                    info->nodelete = 1;
+            }
+        } else if (shdr.sh_type == SHT_DYNSYM) {
+            for (size_t i = 0; i < count; i++) {
+                GElf_Sym sym;
+                if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+                    continue;
+                const char *name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+                if (name && strcmp(name, "eunomia_plugin_entry") == 0 && GELF_ST_TYPE(sym.st_info) == STT_FUNC)
+                    info->has_entry = 1;
+            }
+        }
+    }
+    rc = 0;
+out:
+    if (elf)
+        elf_end(elf);
+    close(fd);
+    return rc;
+}
+
+static const struct btf_type *find_struct(struct btf **btf_out, const char *path, const char *name, char *err,
+                                          size_t err_size)
+{
+    struct btf *btf = btf__parse_elf(path, NULL);
+    if (!btf) {
+        snprintf(err, err_size, "BPF object has no readable BTF (%s)", strerror(errno));
+        return NULL;
+    }
+    int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+    if (id < 0) {
+        snprintf(err, err_size, "BPF object's BTF has no struct %s", name);
+        btf__free(btf);
+        return NULL;
+    }
+    *btf_out = btf;
+    return btf__type_by_id(btf, id);
+}
+
+long eh_btf_struct_size(const char *path, const char *name, char *err, size_t err_size)
+{
+    struct btf *btf = NULL;
+    const struct btf_type *t = find_struct(&btf, path, name, err, err_size);
+    if (!t)
+        return -1;
+    long size = t->size;
+    btf__free(btf);
+    return size;
+}
+
+int eh_btf_member(const char *path, const char *name, const char *member, uint32_t *offset, uint32_t *size,
+                  char *err, size_t err_size)
+{
+    struct btf *btf = NULL;
+    const struct btf_type *t = find_struct(&btf, path, name, err, err_size);
+    if (!t)
+        return -1;
+    const struct btf_member *m = btf_members(t);
+    int rc = -1;
+    snprintf(err, err_size, "struct %s has no member %s", name, member);
+    for (int i = 0; i < btf_vlen(t); i++, m++) {
+        const char *mname = btf__name_by_offset(btf, m->name_off);
+        if (!mname || strcmp(mname, member) != 0)
+            continue;
+        __s64 msize = btf__resolve_size(btf, m->type);
+        if (msize < 0) {
+            snprintf(err, err_size, "cannot resolve the size of %s.%s", name, member);
+            break;
+        }
+        *offset = btf_member_bit_offset(t, i) / 8;
+        *size = (uint32_t)msize;
+        rc = 0;
+        break;
+    }
+    btf__free(btf);
+    return rc;
+}
+
+int64_t eh_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t eh_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void eh_format_hms(int64_t epoch_seconds, char out[9])
+{
+    time_t t = (time_t)epoch_seconds;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 9, "%H:%M:%S", &tm);
+}
+
+void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6])
+{
+    time_t t = (time_t)epoch_seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    fields[0] = tm.tm_year + 1900;
+    fields[1] = tm.tm_mon + 1;
+    fields[2] = tm.tm_mday;
+    fields[3] = tm.tm_hour;
+    fields[4] = tm.tm_min;
+    fields[5] = tm.tm_sec;
+}
+
+#include <signal.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+void eh_install_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int eh_stop_requested(void) { return stop_requested; }
+void eh_request_stop(void) { stop_requested = 1; }

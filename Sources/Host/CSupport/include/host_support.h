@@ -1,0 +1,41 @@
+/* Host-only C glue that Swift cannot express directly (varargs, libbpf/libelf structs). */
+#ifndef EUNOMIA_HOST_SUPPORT_H
+#define EUNOMIA_HOST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Route libbpf's process-global print callback to sink(level, line). level: 0 warn, 1 info, 2 debug. */
+typedef void (*eh_log_sink)(int32_t level, const char *line);
+void eh_install_libbpf_logger(eh_log_sink sink);
+
+/* ELF facts the installer checks without loading code. Return 0 on success, -1 with err filled. */
+struct eh_elf_info {
+    uint16_t machine;     /* e_machine: 247 = EM_BPF, 62 = EM_X86_64 */
+    uint16_t type;        /* e_type: 1 = ET_REL, 3 = ET_DYN */
+    int32_t nodelete;     /* DF_1_NODELETE set in DT_FLAGS_1 */
+    int32_t has_entry;    /* exports the eunomia_plugin_entry symbol in .dynsym */
+};
+int eh_elf_inspect(const char *path, struct eh_elf_info *info, char *err, size_t err_size);
+
+/* Size of a struct named struct_name in the BTF of a BPF object, or -1 with err filled. */
+long eh_btf_struct_size(const char *bpf_object_path, const char *struct_name, char *err, size_t err_size);
+/* Byte offset and size of member of struct struct_name; returns 0, or -1 with err filled. */
+int eh_btf_member(const char *bpf_object_path, const char *struct_name, const char *member,
+                  uint32_t *offset, uint32_t *size, char *err, size_t err_size);
+
+/* Monotonic and realtime clocks in ns, read back to back (for bpf_ktime_get_ns -> wall clock). */
+int64_t eh_monotonic_ns(void);
+int64_t eh_realtime_ns(void);
+/* Local time of day for epoch seconds: writes "HH:MM:SS" (9 bytes incl. NUL). */
+void eh_format_hms(int64_t epoch_seconds, char out[9]);
+/* UTC calendar fields for epoch seconds. */
+void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6]);
+
+
+/* SIGINT/SIGTERM set a flag the run loop polls (no work in the handler); SIGPIPE is ignored
+ * so a closed stdout shows up as a write error. */
+void eh_install_stop_signals(void);
+int eh_stop_requested(void);
+void eh_request_stop(void);
+#endif

@@ -1,0 +1,197 @@
+import Crypto
+import Foundation
+import ZIPFoundation
+
+/// A package whose files were extracted and every check passed.
+public struct VerifiedPackage {
+    public let manifest: PackageManifest
+    public let schema: PluginSchema
+    public let directory: URL
+    /// SHA-256 of manifest.json, which covers every file's hash: the package's identity.
+    public let digest: String
+}
+
+/// .pkg files: a zip archive of manifest.json plus the files it lists (docs/package-format.md).
+public enum PackageArchive {
+    static let maxFileSize: UInt64 = 256 << 20
+    static let maxEntries = 64
+
+    // MARK: Packing
+
+    /// Packs a build directory holding schema.json, one *.so and one *.bpf.o. `output` may be a
+    /// directory, in which case the package is named NAME-VERSION.pkg inside it.
+    @discardableResult
+    public static func pack(directory: URL, output: URL) throws -> URL {
+        let fm = FileManager.default
+        let schemaURL = directory.appendingPathComponent("schema.json")
+        guard let schemaData = fm.contents(atPath: schemaURL.path) else {
+            throw EunomiaError("\(directory.path): no schema.json")
+        }
+        let schema = try PluginSchema.decode(schemaData, source: "schema.json")
+        let names = try fm.contentsOfDirectory(atPath: directory.path).sorted()
+        func single(_ suffix: String) throws -> String {
+            let found = names.filter { $0.hasSuffix(suffix) }
+            guard found.count == 1 else {
+                throw EunomiaError("\(directory.path): expected exactly one *\(suffix) file, found \(found.count)")
+            }
+            return found[0]
+        }
+        let library = try single(".so")
+        let bpfObject = try single(".bpf.o")
+        try checkContents(schema: schema, library: directory.appendingPathComponent(library),
+                          bpfObject: directory.appendingPathComponent(bpfObject))
+
+        let files = try [bpfObject, library, "schema.json"].map { name -> PackageManifest.FileEntry in
+            let url = directory.appendingPathComponent(name)
+            let (digest, size) = try sha256(of: url)
+            return .init(path: name, size: size, sha256: digest)
+        }
+        let manifest = PackageManifest(
+            format: PackageManifest.currentFormat, name: schema.name, version: schema.version,
+            description: schema.description, abi: schema.abi, requires: schema.requires,
+            library: library, bpfObject: bpfObject, schema: "schema.json", files: files)
+
+        var isDir: ObjCBool = false
+        var target = output
+        if output.hasDirectoryPath || (fm.fileExists(atPath: output.path, isDirectory: &isDir) && isDir.boolValue) {
+            try fm.createDirectory(at: output, withIntermediateDirectories: true)
+            target = output.appendingPathComponent("\(schema.name)-\(schema.version).pkg")
+        }
+        let staging = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
+        try? fm.removeItem(at: staging)
+        defer { try? fm.removeItem(at: staging) }
+        let manifestURL = staging.appendingPathExtension("manifest")
+        try manifest.encoded().write(to: manifestURL)
+        defer { try? fm.removeItem(at: manifestURL) }
+        do {
+            let archive = try Archive(url: staging, accessMode: .create)
+            try archive.addEntry(with: PackageManifest.fileName, fileURL: manifestURL, compressionMethod: .deflate)
+            for f in files {
+                try archive.addEntry(with: f.path, fileURL: directory.appendingPathComponent(f.path),
+                                     compressionMethod: .deflate)
+            }
+        } catch {
+            throw EunomiaError("cannot write \(target.path): \(error)")
+        }
+        if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+        try fm.moveItem(at: staging, to: target)
+        return target
+    }
+
+    // MARK: Verifying
+
+    /// Extracts `package` into `directory` (which must not exist) and checks everything that
+    /// can be checked without loading the plugin. Throws one line naming the first problem.
+    public static func extractAndVerify(_ package: URL, into directory: URL) throws -> VerifiedPackage {
+        let label = package.lastPathComponent
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(label): \(msg)") }
+        let fm = FileManager.default
+        guard fm.isReadableFile(atPath: package.path) else { throw fail("no such file or not readable") }
+        let archive: Archive
+        do {
+            archive = try Archive(url: package, accessMode: .read)
+        } catch {
+            throw fail("not a valid package: the zip archive is unreadable (truncated or corrupt)")
+        }
+        var entries: [String: Entry] = [:]
+        for entry in archive {
+            let path = entry.path
+            guard isPlainName(path) else {
+                throw fail("entry '\(path)' is not a plain file name (absolute paths, '/', '..' and control characters are refused)")
+            }
+            guard entry.type == .file else { throw fail("entry '\(path)' is a \(entry.type), only regular files are allowed") }
+            guard entries.updateValue(entry, forKey: path) == nil else { throw fail("entry '\(path)' appears twice") }
+            guard entries.count <= maxEntries else { throw fail("more than \(maxEntries) entries") }
+            guard UInt64(entry.uncompressedSize) <= maxFileSize else {
+                throw fail("entry '\(path)' is larger than \(maxFileSize >> 20) MiB")
+            }
+        }
+        guard let manifestEntry = entries[PackageManifest.fileName] else { throw fail("no manifest.json") }
+        let manifestData = try read(manifestEntry, from: archive, label: label)
+        let manifest: PackageManifest
+        do { manifest = try PackageManifest.decode(manifestData) } catch let e as EunomiaError { throw fail(e.message) }
+        guard manifest.format == PackageManifest.currentFormat else {
+            throw fail("package format \(manifest.format) is not supported (this host reads format \(PackageManifest.currentFormat))")
+        }
+        do { try ArtifactChecks.checkABI(manifest.abi, what: "plugin \(manifest.name) \(manifest.version)") } catch let e as EunomiaError { throw fail(e.message) }
+
+        let listed = Set(manifest.files.map(\.path))
+        guard listed.count == manifest.files.count else { throw fail("manifest lists a file twice") }
+        for path in listed where !isPlainName(path) { throw fail("manifest lists '\(path)', which is not a plain file name") }
+        let present = Set(entries.keys).subtracting([PackageManifest.fileName])
+        if let extra = present.subtracting(listed).sorted().first { throw fail("entry '\(extra)' is not listed in the manifest") }
+        if let missing = listed.subtracting(present).sorted().first { throw fail("'\(missing)' is listed in the manifest but missing") }
+        for role in [manifest.library, manifest.bpfObject, manifest.schema] where !listed.contains(role) {
+            throw fail("manifest names '\(role)' but does not list it in files")
+        }
+
+        try fm.createDirectory(at: directory, withIntermediateDirectories: false)
+        for file in manifest.files.sorted(by: { $0.path < $1.path }) {
+            let data = try read(entries[file.path]!, from: archive, label: label)
+            guard data.count == file.size else {
+                throw fail("\(file.path): \(data.count) bytes, the manifest says \(file.size) (package is corrupt or was tampered with)")
+            }
+            guard hex(SHA256.hash(data: data)) == file.sha256.lowercased() else {
+                throw fail("\(file.path): SHA-256 mismatch (package is corrupt or was tampered with)")
+            }
+            let url = directory.appendingPathComponent(file.path)
+            guard fm.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: 0o644]) else {
+                throw fail("cannot write \(url.path)")
+            }
+        }
+        try manifestData.write(to: directory.appendingPathComponent(PackageManifest.fileName))
+
+        let schemaData = try Data(contentsOf: directory.appendingPathComponent(manifest.schema))
+        let schema: PluginSchema
+        do { schema = try PluginSchema.decode(schemaData, source: manifest.schema) } catch let e as EunomiaError { throw fail(e.message) }
+        guard schema.name == manifest.name, schema.version == manifest.version, schema.abi == manifest.abi else {
+            throw fail("schema says \(schema.name) \(schema.version) ABI \(schema.abi), the manifest \(manifest.name) \(manifest.version) ABI \(manifest.abi)")
+        }
+        do {
+            try checkContents(schema: schema, library: directory.appendingPathComponent(manifest.library),
+                              bpfObject: directory.appendingPathComponent(manifest.bpfObject))
+            try ArtifactChecks.checkKernel(manifest.requires, plugin: "\(manifest.name) \(manifest.version)")
+        } catch let e as EunomiaError {
+            throw fail(e.message)
+        }
+        return VerifiedPackage(manifest: manifest, schema: schema, directory: directory,
+                               digest: hex(SHA256.hash(data: manifestData)))
+    }
+
+    static func checkContents(schema: PluginSchema, library: URL, bpfObject: URL) throws {
+        try ArtifactChecks.checkABI(schema.abi, what: "plugin \(schema.name) \(schema.version)")
+        try ArtifactChecks.checkLibrary(library)
+        try ArtifactChecks.checkBPFObject(bpfObject)
+        try ArtifactChecks.checkLayouts(schema, bpfObject: bpfObject)
+    }
+
+    static func isPlainName(_ path: String) -> Bool {
+        !path.isEmpty && path.utf8.count <= 255 && path != "." && path != ".."
+            && !path.contains("/") && !path.contains("\\")
+            && !path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
+    }
+
+    private static func read(_ entry: Entry, from archive: Archive, label: String) throws -> Data {
+        var data = Data()
+        data.reserveCapacity(Int(entry.uncompressedSize))
+        do {
+            _ = try archive.extract(entry) { chunk in
+                data.append(chunk)
+                if UInt64(data.count) > maxFileSize { throw EunomiaError("too large") }
+            }
+        } catch {
+            throw EunomiaError("\(label): entry '\(entry.path)' cannot be read (corrupt or truncated package)")
+        }
+        return data
+    }
+
+    static func sha256(of url: URL) throws -> (String, Int64) {
+        let data = try Data(contentsOf: url)
+        return (hex(SHA256.hash(data: data)), Int64(data.count))
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}

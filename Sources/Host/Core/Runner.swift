@@ -1,0 +1,60 @@
+import CHostSupport
+import Foundation
+import Logging
+
+public struct RunSummary: Equatable {
+    public var events: UInt64
+    public var lost: UInt64
+    /// Records the host could not decode (wrong id or size for the schema).
+    public var malformed: UInt64
+    public var seconds: Double
+}
+
+/// Runs one installed tracker until stopped, writing its events to an OutputBuffer.
+public enum Runner {
+    public static let pollTimeoutMs: Int32 = 100
+
+    /// Loads the plugin, starts it and polls on the calling thread until `shouldStop` returns
+    /// true, the duration ends or the output is closed; then detaches and unloads.
+    public static func run(plugin: InstalledPlugin, parameters: ResolvedParameters, format: OutputFormat,
+                           duration: Double?, output: OutputBuffer, logger: Logger,
+                           shouldStop: () -> Bool) throws -> RunSummary {
+        let library = try PluginLibrary(path: plugin.libraryURL.path)
+        guard library.name == plugin.name else {
+            throw EunomiaError("\(plugin.libraryURL.path) calls itself '\(library.name)', the package says '\(plugin.name)'")
+        }
+        let formatter = EventFormatter(schema: plugin.schema, parameters: parameters, format: format, output: output)
+        let tracker = try Tracker(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
+                                  packageDirectory: plugin.directory, sink: formatter, logger: logger)
+        defer { tracker.destroy() }
+        try tracker.start()
+        logger.info("\(plugin.reference) attached (build \(plugin.buildID))")
+        formatter.writeHeader()
+
+        let began = eh_monotonic_ns()
+        let deadline = duration.map { began + Int64($0 * 1e9) }
+        var pollError: Error?
+        while !shouldStop() && !output.failed {
+            var timeout = pollTimeoutMs
+            if let deadline {
+                let left = deadline - eh_monotonic_ns()
+                if left <= 0 { break }
+                timeout = Int32(min(Int64(timeout), max(1, left / 1_000_000)))
+            }
+            do {
+                try tracker.poll(timeoutMs: timeout)
+            } catch {
+                pollError = error
+                break
+            }
+            output.flush()
+        }
+        try tracker.stop()
+        output.flush()
+        let stats = tracker.stats()
+        tracker.destroy()
+        if let pollError { throw pollError }
+        return RunSummary(events: stats.emitted, lost: stats.lost, malformed: formatter.malformed,
+                          seconds: Double(eh_monotonic_ns() - began) / 1e9)
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Version
+
+/// A plugin's schema.json: identity, parameters and the binary layout of its records.
+public struct PluginSchema: Codable, Equatable {
+    public var name: String
+    public var version: String
+    public var description: String
+    public var abi: ABIVersion
+    public var requires: Requirements?
+    public var parameters: [ParameterSpec]
+    public var records: [RecordLayout]
+
+    public static func decode(_ data: Data, source: String) throws -> PluginSchema {
+        let schema: PluginSchema
+        do {
+            schema = try JSONDecoder().decode(PluginSchema.self, from: data)
+        } catch let error as DecodingError {
+            throw EunomiaError("\(source): \(describe(error))")
+        } catch {
+            throw EunomiaError("\(source): not valid JSON: \(error)")
+        }
+        try schema.validate(source: source)
+        return schema
+    }
+
+    public func record(id: UInt32) -> RecordLayout? { records.first { $0.id == id } }
+    public func parameter(named name: String) -> ParameterSpec? { parameters.first { $0.name == name } }
+
+    public var semver: Version? { Version(version) }
+
+    func validate(source: String) throws {
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): \(msg)") }
+        guard name.range(of: #"^[a-z0-9][a-z0-9_-]{0,63}$"#, options: .regularExpression) != nil else {
+            throw fail("name '\(name)' must be 1-64 characters of a-z, 0-9, '_' or '-'")
+        }
+        guard semver != nil else { throw fail("version '\(version)' is not semantic versioning (e.g. 1.2.3)") }
+        var seen = Set<String>()
+        for p in parameters {
+            guard seen.insert(p.name).inserted else { throw fail("parameter '\(p.name)' is declared twice") }
+            try p.validate(source: source)
+        }
+        guard !records.isEmpty else { throw fail("declares no records") }
+        var ids = Set<UInt32>()
+        for r in records {
+            guard ids.insert(r.id).inserted else { throw fail("record id \(r.id) is declared twice") }
+            try r.validate(source: source, parameters: parameters)
+        }
+    }
+}
+
+public struct ABIVersion: Codable, Equatable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
+    public var description: String { "\(major).\(minor)" }
+}
+
+/// What the kernel must offer; checked at install time without loading the plugin.
+public struct Requirements: Codable, Equatable {
+    /// Minimum kernel version, "5.8".
+    public var kernel: String?
+    /// Needs /sys/kernel/btf/vmlinux (CO-RE).
+    public var btf: Bool?
+    /// "category/event" tracepoints that must exist.
+    public var tracepoints: [String]?
+}
+
+public enum ParameterType: String, Codable { case integer, boolean, string }
+
+/// A typed parameter value, as given in config JSON.
+public enum ParamValue: Codable, Equatable, CustomStringConvertible {
+    case integer(Int64)
+    case boolean(Bool)
+    case string(String)
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .boolean(b) }
+        else if let i = try? c.decode(Int64.self) { self = .integer(i) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected an integer, boolean or string") }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .integer(let v): try c.encode(v)
+        case .boolean(let v): try c.encode(v)
+        case .string(let v): try c.encode(v)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .integer(let v): return String(v)
+        case .boolean(let v): return String(v)
+        case .string(let v): return "\"\(v)\""
+        }
+    }
+
+    var jsonObject: Any {
+        switch self {
+        case .integer(let v): return NSNumber(value: v)
+        case .boolean(let v): return NSNumber(value: v)
+        case .string(let v): return v
+        }
+    }
+}
+
+public struct ParameterSpec: Codable, Equatable {
+    public var name: String
+    public var type: ParameterType
+    public var `default`: ParamValue
+    public var description: String
+    public var min: Int64?
+    public var max: Int64?
+    public var `enum`: [String]?
+    public var maxLength: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, `default`, description, min, max, `enum`, maxLength = "max_length"
+    }
+
+    func validate(source: String) throws {
+        guard name.range(of: #"^[a-z][a-z0-9_]*$"#, options: .regularExpression) != nil else {
+            throw EunomiaError("\(source): parameter name '\(name)' must be lower_snake_case")
+        }
+        do {
+            _ = try check(`default`)
+        } catch let e as EunomiaError {
+            throw EunomiaError("\(source): default of \(e.message)")
+        }
+    }
+
+    /// Validates a typed value against this parameter's constraints.
+    func check(_ value: ParamValue) throws -> ParamValue {
+        switch (type, value) {
+        case (.integer, .integer(let v)):
+            if let lo = min, v < lo { throw EunomiaError("parameter '\(name)': \(v) is below the minimum \(lo)") }
+            if let hi = max, v > hi { throw EunomiaError("parameter '\(name)': \(v) is above the maximum \(hi)") }
+        case (.boolean, .boolean):
+            break
+        case (.string, .string(let s)):
+            if let allowed = `enum`, !allowed.contains(s) {
+                throw EunomiaError("parameter '\(name)': '\(s)' is not one of \(allowed.joined(separator: ", "))")
+            }
+            if let n = maxLength, s.utf8.count > n {
+                throw EunomiaError("parameter '\(name)': '\(s)' is longer than \(n) bytes")
+            }
+        default:
+            throw EunomiaError("parameter '\(name)': expected \(type.rawValue), got \(value)")
+        }
+        return value
+    }
+
+    /// Parses a command-line string into this parameter's type.
+    func parse(_ text: String) throws -> ParamValue {
+        switch type {
+        case .integer:
+            guard let v = Int64(text) ?? (text.hasPrefix("0x") ? Int64(text.dropFirst(2), radix: 16) : nil) else {
+                throw EunomiaError("parameter '\(name)': '\(text)' is not an integer")
+            }
+            return try check(.integer(v))
+        case .boolean:
+            switch text.lowercased() {
+            case "true", "1", "yes", "on", "": return .boolean(true)
+            case "false", "0", "no", "off": return .boolean(false)
+            default: throw EunomiaError("parameter '\(name)': '\(text)' is not a boolean (true or false)")
+            }
+        case .string:
+            return try check(.string(text))
+        }
+    }
+}
+
+public enum FieldType: String, Codable {
+    case u8, u16, u32, u64, i8, i16, i32, i64, bool, string, bytes
+
+    /// Fixed size of the type, nil for variable-size string and bytes.
+    var fixedSize: Int? {
+        switch self {
+        case .u8, .i8, .bool: return 1
+        case .u16, .i16: return 2
+        case .u32, .i32: return 4
+        case .u64, .i64: return 8
+        case .string, .bytes: return nil
+        }
+    }
+
+    var isInteger: Bool { fixedSize != nil && self != .bool }
+}
+
+/// How a field is shown; decoding is the same everywhere, rendering differs per output format.
+public enum DisplayHint: String, Codable {
+    /// bpf_ktime_get_ns() value: wall-clock time in every output.
+    case timestamp
+    /// An errno value.
+    case errno
+    /// open(2) flags: octal in tables (as libbpf-tools), O_* names in JSON and CSV.
+    case openFlags = "open_flags"
+    case octal
+    case hex
+    /// A signal number: its name (SIGKILL).
+    case signal
+    /// 4 bytes, network order.
+    case ipv4
+    /// 16 bytes, network order.
+    case ipv6
+}
+
+public enum Alignment: String, Codable { case left, right }
+
+public struct FieldSpec: Codable, Equatable {
+    public var name: String
+    public var type: FieldType
+    public var offset: Int
+    public var size: Int
+    public var display: DisplayHint?
+    /// Table and CSV header; defaults to the upper-cased name.
+    public var column: String?
+    /// Minimum table column width.
+    public var width: Int?
+    public var align: Alignment?
+    /// The table shows this column only when this boolean parameter is true.
+    public var when: String?
+    /// Never shown in the table; still in JSON and CSV.
+    public var hidden: Bool?
+    /// Member of the record's BTF struct this field mirrors, when its name differs.
+    public var member: String?
+
+    public var header: String { column ?? name.uppercased() }
+    public var btfMember: String { member ?? name }
+
+    func validate(source: String, record: RecordLayout, parameters: [ParameterSpec]) throws {
+        func fail(_ msg: String) -> EunomiaError {
+            EunomiaError("\(source): record '\(record.name)' field '\(name)': \(msg)")
+        }
+        guard offset >= 0, size > 0, offset + size <= record.size else {
+            throw fail("offset \(offset) + size \(size) lies outside the record's \(record.size) bytes")
+        }
+        if let fixed = type.fixedSize, fixed != size {
+            throw fail("type \(type.rawValue) has \(fixed) bytes, not \(size)")
+        }
+        switch display {
+        case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
+        case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
+        case .ipv6? where size != 16: throw fail("display ipv6 needs 16 bytes")
+        case .errno?, .openFlags?, .octal?, .hex?, .signal?:
+            if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
+        default: break
+        }
+        if let w = when {
+            guard let p = parameters.first(where: { $0.name == w }), p.type == .boolean else {
+                throw fail("'when' names '\(w)', which is not a boolean parameter")
+            }
+        }
+    }
+}
+
+public struct RecordLayout: Codable, Equatable {
+    public var id: UInt32
+    public var name: String
+    /// Struct in the BPF object's BTF that this layout mirrors; checked at pack and install time.
+    public var btfStruct: String?
+    /// Full size of the record. A record may arrive shorter when its last field is a string
+    /// (only the used part of the string is sent).
+    public var size: Int
+    public var fields: [FieldSpec]
+
+    enum CodingKeys: String, CodingKey { case id, name, btfStruct = "btf_struct", size, fields }
+
+    /// Bytes a record must have: everything up to the end of the furthest non-string field.
+    public var minimumSize: Int {
+        fields.map { $0.type == .string ? $0.offset : $0.offset + $0.size }.max() ?? 0
+    }
+
+    func validate(source: String, parameters: [ParameterSpec]) throws {
+        guard size > 0 else { throw EunomiaError("\(source): record '\(name)' has size \(size)") }
+        guard !fields.isEmpty else { throw EunomiaError("\(source): record '\(name)' has no fields") }
+        var seen = Set<String>()
+        for f in fields {
+            guard seen.insert(f.name).inserted else {
+                throw EunomiaError("\(source): record '\(name)' declares field '\(f.name)' twice")
+            }
+            try f.validate(source: source, record: self, parameters: parameters)
+        }
+    }
+}
+
+func describe(_ error: DecodingError) -> String {
+    func path(_ ctx: DecodingError.Context) -> String {
+        let p = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return p.isEmpty ? "top level" : String(p.drop(while: { $0 == "." }))
+    }
+    switch error {
+    case .keyNotFound(let key, let ctx):
+        let at = path(ctx)
+        return "missing key '\(key.stringValue)'" + (ctx.codingPath.isEmpty ? "" : " in \(at)")
+    case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx):
+        return "\(path(ctx)): \(ctx.debugDescription)"
+    case .dataCorrupted(let ctx):
+        if let underlying = ctx.underlyingError as NSError? {
+            return "not valid JSON (\(underlying.localizedDescription))"
+        }
+        return "\(path(ctx)): \(ctx.debugDescription)"
+    @unknown default:
+        return "\(error)"
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// JSON string escaping (RFC 8259) of raw bytes; invalid UTF-8 is replaced with U+FFFD so
+/// every line stays valid JSON whatever a process put in its path or comm.
+enum JSONText {
+    static func appendString<C: Collection>(_ bytes: C, to out: OutputBuffer) where C.Element == UInt8, C.Index == Int {
+        out.append(UInt8(ascii: "\""))
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            if b >= 0x20 && b < 0x80 {
+                if b == 0x22 || b == 0x5C { out.append(0x5C) }
+                out.append(b)
+                i += 1
+            } else if b < 0x20 {
+                switch b {
+                case 0x0A: out.append(StaticString("\\n"))
+                case 0x09: out.append(StaticString("\\t"))
+                case 0x0D: out.append(StaticString("\\r"))
+                default:
+                    out.append(StaticString("\\u00"))
+                    out.appendRadix(UInt64(b), radix: 16, minDigits: 2)
+                }
+                i += 1
+            } else {
+                let len = UTF8Validation.sequenceLength(bytes, at: i)
+                if len > 0 {
+                    for j in i..<(i + len) { out.append(bytes[j]) }
+                    i += len
+                } else {
+                    out.append(StaticString("\u{FFFD}"))
+                    i += 1
+                }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+enum UTF8Validation {
+    /// Length of the valid multi-byte UTF-8 sequence starting at i, or 0.
+    static func sequenceLength<C: Collection>(_ s: C, at i: Int) -> Int where C.Element == UInt8, C.Index == Int {
+        let b0 = s[i]
+        let len: Int
+        var lowest: UInt32
+        switch b0 {
+        case 0xC2...0xDF: len = 2; lowest = 0x80
+        case 0xE0...0xEF: len = 3; lowest = 0x800
+        case 0xF0...0xF4: len = 4; lowest = 0x10000
+        default: return 0
+        }
+        guard i + len <= s.endIndex else { return 0 }
+        var cp = UInt32(b0) & (0xFF >> (len + 1))
+        for j in 1..<len {
+            let b = s[i + j]
+            guard b & 0xC0 == 0x80 else { return 0 }
+            cp = (cp << 6) | UInt32(b & 0x3F)
+        }
+        lowest = max(lowest, 0)
+        guard cp >= lowest, cp <= 0x10FFFF, !(0xD800...0xDFFF).contains(cp) else { return 0 }
+        return len
+    }
+}
+
+/// Table cells: printable as is, control characters shown as '?', so a hostile file name
+/// cannot move the cursor or fake a line.
+enum TableText {
+    static func append(_ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        out.append(bytes)
+        let start = out.count - bytes.count
+        for i in start..<out.count where out.storage[i] < 0x20 || out.storage[i] == 0x7F {
+            out.storage[i] = UInt8(ascii: "?")
+        }
+    }
+}
+
+/// CSV cells (RFC 4180): quoted when they hold a comma, quote or line break.
+enum CSVText {
+    static func append(_ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        let special = bytes.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
+        guard special else {
+            out.append(bytes)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for b in bytes {
+            if b == 0x22 { out.append(0x22) }
+            out.append(b)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// open(2) flags by name (Linux generic values, as on x86_64 and arm64).
+enum OpenFlags {
+    static let names: [(UInt64, [UInt8])] = [
+        (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
+        (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"),
+        (0o100000, "O_LARGEFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+        (0o2000000, "O_CLOEXEC"), (0o4000000, "__O_SYNC"), (0o10000000, "O_PATH"), (0o20000000, "__O_TMPFILE"),
+    ].map { ($0.0, Array($0.1.utf8)) }
+
+    static func append(_ flags: UInt64, to out: OutputBuffer) {
+        switch flags & 3 {
+        case 0: out.append(StaticString("O_RDONLY"))
+        case 1: out.append(StaticString("O_WRONLY"))
+        case 2: out.append(StaticString("O_RDWR"))
+        default: out.append(StaticString("O_ACCMODE"))
+        }
+        var rest = flags & ~3
+        for (bit, name) in names where rest & bit != 0 {
+            out.append(UInt8(ascii: "|"))
+            out.append(name)
+            rest &= ~bit
+        }
+        if rest != 0 {
+            out.append(StaticString("|0"))
+            out.appendRadix(rest, radix: 8)
+        }
+    }
+}
+
+enum Signals {
+    static let names: [[UInt8]] = [
+        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
+        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
+        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ].map { Array($0.utf8) }
+
+    static func append(_ signal: Int64, to out: OutputBuffer) {
+        if signal >= 0 && signal < names.count {
+            out.append(names[Int(signal)])
+        } else if signal >= 32 && signal <= 64 {
+            out.append(StaticString("SIGRT"))
+            out.appendDecimal(signal - 32)
+        } else {
+            out.appendDecimal(signal)
+        }
+    }
+}
+
+enum IPAddress {
+    static func append(_ raw: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = raw.count == 4 ? AF_INET : AF_INET6
+        guard inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) != nil else {
+            out.append(StaticString("?"))
+            return
+        }
+        text.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[..<strlen(text)])) }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import PluginABI
+
+/// Receives each record a plugin emits, on the thread that polls. Returns false to drop it.
+public protocol RecordSink: AnyObject {
+    func consume(recordID: UInt32, bytes: UnsafeRawBufferPointer) -> Bool
+}
+
+public struct TrackerStats: Equatable {
+    public var emitted: UInt64
+    public var lost: UInt64
+}
+
+/// What the host's C callbacks reach through host_ctx.
+private final class CallbackContext {
+    let sink: RecordSink
+    let logger: Logger
+    init(sink: RecordSink, logger: Logger) {
+        self.sink = sink
+        self.logger = logger
+    }
+}
+
+private let emitCallback: @convention(c) (UnsafeMutableRawPointer?, UInt32, UnsafeRawPointer?, UInt32) -> Int32 = {
+    ctx, id, data, size in
+    let context = Unmanaged<CallbackContext>.fromOpaque(ctx!).takeUnretainedValue()
+    return context.sink.consume(recordID: id, bytes: UnsafeRawBufferPointer(start: data, count: Int(size))) ? 0 : 1
+}
+
+private let logCallback: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Void = {
+    ctx, level, message in
+    guard let ctx, let message else { return }
+    let context = Unmanaged<CallbackContext>.fromOpaque(ctx).takeUnretainedValue()
+    let text = Logger.Message(stringLiteral: String(cString: message))
+    switch Int(level) {
+    case Int(EUNOMIA_LOG_ERROR): context.logger.error(text)
+    case Int(EUNOMIA_LOG_WARN): context.logger.warning(text)
+    case Int(EUNOMIA_LOG_INFO): context.logger.info(text)
+    default: context.logger.debug(text)
+    }
+}
+
+/// One instance of a plugin: create -> start -> poll* -> stop -> destroy. Not thread-safe:
+/// the owner calls it from one thread at a time, as the ABI requires.
+public final class Tracker {
+    public let library: PluginLibrary
+    private let context: CallbackContext
+    private let hostAPI: UnsafeMutablePointer<eunomia_host_api>
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private static let errorSize = Int(EUNOMIA_ERROR_BUF_SIZE)
+    private var instance: OpaquePointer?
+    private var started = false
+
+    public init(library: PluginLibrary, configJSON: String, bpfObject: URL, packageDirectory: URL,
+                sink: RecordSink, logger: Logger) throws {
+        self.library = library
+        context = CallbackContext(sink: sink, logger: logger)
+        hostAPI = .allocate(capacity: 1)
+        hostAPI.initialize(to: eunomia_host_api(
+            struct_size: UInt32(MemoryLayout<eunomia_host_api>.size),
+            abi_major: UInt16(EUNOMIA_ABI_MAJOR), abi_minor: UInt16(EUNOMIA_ABI_MINOR),
+            host_ctx: Unmanaged.passUnretained(context).toOpaque(),
+            emit: emitCallback, log: logCallback))
+        errorBuffer = .allocate(capacity: Tracker.errorSize)
+        errorBuffer.initialize(repeating: 0, count: Tracker.errorSize)
+
+        var out: OpaquePointer?
+        let status = configJSON.withCString { config in
+            bpfObject.path.withCString { bpf in
+                packageDirectory.path.withCString { dir in
+                    var args = eunomia_create_args(
+                        struct_size: UInt32(MemoryLayout<eunomia_create_args>.size), reserved: 0,
+                        config_json: config, bpf_object_path: bpf, package_dir: dir, host: hostAPI)
+                    return library.table.pointee.create(&args, &out, errorBuffer, Tracker.errorSize)
+                }
+            }
+        }
+        // Throwing here still runs deinit (every property is set), which frees the host API.
+        if status != EUNOMIA_OK || out == nil { throw failure("create", status) }
+        instance = out
+    }
+
+    deinit {
+        destroy()
+        release()
+    }
+
+    public func start() throws {
+        try check("start", library.table.pointee.start(instance, errorBuffer, Tracker.errorSize))
+        started = true
+    }
+
+    /// Waits up to timeoutMs and delivers pending records to the sink; returns how many.
+    @discardableResult
+    public func poll(timeoutMs: Int32) throws -> UInt64 {
+        var delivered: UInt64 = 0
+        try check("poll", library.table.pointee.poll(instance, timeoutMs, &delivered, errorBuffer, Tracker.errorSize))
+        return delivered
+    }
+
+    public func stop() throws {
+        guard started else { return }
+        started = false
+        try check("stop", library.table.pointee.stop(instance, errorBuffer, Tracker.errorSize))
+    }
+
+    public func stats() -> TrackerStats {
+        var s = eunomia_stats()
+        s.struct_size = UInt32(MemoryLayout<eunomia_stats>.size)
+        _ = library.table.pointee.get_stats(instance, &s)
+        return TrackerStats(emitted: s.events_emitted, lost: s.events_lost)
+    }
+
+    /// Frees every resource of the instance; later calls do nothing.
+    public func destroy() {
+        guard let inst = instance else { return }
+        if started { try? stop() }
+        library.table.pointee.destroy(inst)
+        instance = nil
+    }
+
+    private func release() {
+        hostAPI.deinitialize(count: 1)
+        hostAPI.deallocate()
+        errorBuffer.deallocate()
+    }
+
+    private func check(_ call: String, _ status: eunomia_status) throws {
+        if status != EUNOMIA_OK { throw failure(call, status) }
+    }
+
+    private func failure(_ call: String, _ status: eunomia_status) -> EunomiaError {
+        errorBuffer[Tracker.errorSize - 1] = 0
+        let detail = String(cString: errorBuffer)
+        let code = String(cString: eunomia_status_name(status))
+        return EunomiaError("\(library.name) \(call) failed: \(detail.isEmpty ? code : detail)")
+    }
+}

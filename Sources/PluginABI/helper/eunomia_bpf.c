@@ -1,0 +1,321 @@
+#define _GNU_SOURCE
+#include "eunomia_bpf.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum state { CREATED, RUNNING, STOPPED };
+
+struct eunomia_bpf {
+    struct bpf_object *obj;
+    struct ring_buffer *rb;
+    struct bpf_link **links;
+    size_t n_links;
+    const struct eunomia_host_api *host;
+    enum state state;
+    int lost_map_fd;
+    uint64_t emitted;
+    uint64_t refused; /* records the host declined */
+};
+
+#define FAIL(code, ...)                                \
+    do {                                               \
+        snprintf(err, err_size, __VA_ARGS__);          \
+        return (code);                                 \
+    } while (0)
+
+struct bpf_object *eunomia_bpf_object(struct eunomia_bpf *bpf) { return bpf->obj; }
+
+void eunomia_bpf_log(struct eunomia_bpf *bpf, int32_t level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    bpf->host->log(bpf->host->host_ctx, level, msg);
+}
+
+bool eunomia_config_bool(const json_t *config, const char *key)
+{
+    return json_is_true(json_object_get(config, key));
+}
+
+long long eunomia_config_int(const json_t *config, const char *key, long long fallback)
+{
+    const json_t *v = json_object_get(config, key);
+    return json_is_integer(v) ? json_integer_value(v) : fallback;
+}
+
+const char *eunomia_config_string(const json_t *config, const char *key)
+{
+    const json_t *v = json_object_get(config, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool eunomia_tracepoint_exists(const char *category, const char *event)
+{
+    static const char *roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+    char path[512];
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        snprintf(path, sizeof(path), "%s/events/%s/%s", roots[i], category, event);
+        if (access(path, F_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static struct bpf_map *find_rodata(struct bpf_object *obj)
+{
+    struct bpf_map *map;
+    bpf_object__for_each_map(map, obj) {
+        const char *name = bpf_map__name(map);
+        size_t len = strlen(name);
+        if (bpf_map__is_internal(map) && len >= 7 && strcmp(name + len - 7, ".rodata") == 0)
+            return map;
+    }
+    return NULL;
+}
+
+eunomia_status eunomia_bpf_set_const(struct eunomia_bpf *bpf, const char *name, const void *value, size_t size,
+                                     char *err, size_t err_size)
+{
+    if (bpf->state != CREATED)
+        FAIL(EUNOMIA_ERR_STATE, "cannot set %s: the BPF object is already loaded", name);
+    struct btf *btf = bpf_object__btf(bpf->obj);
+    struct bpf_map *map = find_rodata(bpf->obj);
+    int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+    if (!map || sec_id < 0)
+        FAIL(EUNOMIA_ERR_BPF, "BPF object has no .rodata section with BTF; cannot set %s", name);
+    size_t data_size = 0;
+    /* libbpf 1.1 declares the initial value const, yet it is the writable image loaded later. */
+    char *data = (char *)bpf_map__initial_value(map, &data_size);
+    const struct btf_type *sec = btf__type_by_id(btf, sec_id);
+    const struct btf_var_secinfo *vsi = btf_var_secinfos(sec);
+    for (int i = 0; i < btf_vlen(sec); i++, vsi++) {
+        const struct btf_type *var = btf__type_by_id(btf, vsi->type);
+        if (strcmp(btf__name_by_offset(btf, var->name_off), name) != 0)
+            continue;
+        if (vsi->size != size)
+            FAIL(EUNOMIA_ERR_INTERNAL, "BPF constant %s has %u bytes, plugin wrote %zu", name, vsi->size, size);
+        if (!data || vsi->offset + size > data_size)
+            FAIL(EUNOMIA_ERR_BPF, "BPF constant %s lies outside .rodata", name);
+        memcpy(data + vsi->offset, value, size);
+        return EUNOMIA_OK;
+    }
+    FAIL(EUNOMIA_ERR_INTERNAL, "BPF object has no constant named %s", name);
+}
+
+eunomia_status eunomia_bpf_disable_program(struct eunomia_bpf *bpf, const char *prog_name, char *err,
+                                           size_t err_size)
+{
+    struct bpf_program *prog = bpf_object__find_program_by_name(bpf->obj, prog_name);
+    if (!prog)
+        FAIL(EUNOMIA_ERR_INTERNAL, "BPF object has no program named %s", prog_name);
+    bpf_program__set_autoload(prog, false);
+    return EUNOMIA_OK;
+}
+
+/* The filters every tracker shares; parameters absent from the plugin's schema stay unset. */
+static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config, char *err, size_t err_size)
+{
+    eunomia_status rc;
+    uint32_t tgid = (uint32_t)eunomia_config_int(config, "pid", 0);
+    uint32_t tid = (uint32_t)eunomia_config_int(config, "tid", 0);
+    uint32_t uid = (uint32_t)eunomia_config_int(config, "uid", -1);
+    char comm[16] = { 0 };
+    const char *c = eunomia_config_string(config, "comm");
+    if (c)
+        strncpy(comm, c, sizeof(comm) - 1);
+    if ((rc = eunomia_bpf_set_const(bpf, "eunomia_targ_tgid", &tgid, sizeof(tgid), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_tid", &tid, sizeof(tid), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_uid", &uid, sizeof(uid), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_comm", comm, sizeof(comm), err, err_size)))
+        return rc;
+
+    long long kb = eunomia_config_int(config, "ringbuf_kb", 0);
+    if (kb > 0) {
+        struct bpf_map *rb = bpf_object__find_map_by_name(bpf->obj, "events");
+        long page = sysconf(_SC_PAGESIZE);
+        unsigned long long bytes = (unsigned long long)kb * 1024;
+        if ((bytes & (bytes - 1)) || bytes < (unsigned long long)page)
+            FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "ringbuf_kb=%lld: must be a power of two of at least %ld", kb,
+                 page / 1024);
+        if (!rb || bpf_map__set_max_entries(rb, (uint32_t)bytes))
+            FAIL(EUNOMIA_ERR_BPF, "cannot size the events ring buffer to %lld KiB", kb);
+    }
+    return EUNOMIA_OK;
+}
+
+eunomia_status eunomia_bpf_create(const struct eunomia_create_args *args, eunomia_bpf_configure_fn configure,
+                                  eunomia_instance **out, char *err, size_t err_size)
+{
+    if (!EUNOMIA_HAS_FIELD(args, struct eunomia_create_args, host) || !args->host ||
+        !EUNOMIA_HAS_FIELD(args->host, struct eunomia_host_api, log))
+        FAIL(EUNOMIA_ERR_ABI, "host passed create arguments older than this plugin understands");
+    json_error_t jerr;
+    json_t *config = json_loads(args->config_json ? args->config_json : "{}", 0, &jerr);
+    if (!json_is_object(config)) {
+        json_decref(config);
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "config is not a JSON object: %s", jerr.text);
+    }
+    struct eunomia_bpf *bpf = calloc(1, sizeof(*bpf));
+    if (!bpf) {
+        json_decref(config);
+        FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
+    }
+    bpf->host = args->host;
+    bpf->lost_map_fd = -1;
+    eunomia_status rc = EUNOMIA_OK;
+    bpf->obj = bpf_object__open_file(args->bpf_object_path, NULL);
+    if (!bpf->obj) {
+        snprintf(err, err_size, "cannot open BPF object %s: %s", args->bpf_object_path, strerror(errno));
+        rc = EUNOMIA_ERR_BPF;
+    }
+    if (rc == EUNOMIA_OK)
+        rc = apply_common(bpf, config, err, err_size);
+    if (rc == EUNOMIA_OK && configure)
+        rc = configure(bpf, config, err, err_size);
+    json_decref(config);
+    if (rc != EUNOMIA_OK) {
+        eunomia_bpf_destroy((eunomia_instance *)bpf);
+        return rc;
+    }
+    *out = (eunomia_instance *)bpf;
+    return EUNOMIA_OK;
+}
+
+static int forward(void *ctx, void *data, size_t size)
+{
+    struct eunomia_bpf *bpf = ctx;
+    if (bpf->host->emit(bpf->host->host_ctx, 0, data, (uint32_t)size) == 0)
+        bpf->emitted++;
+    else
+        bpf->refused++;
+    return 0;
+}
+
+static void detach_all(struct eunomia_bpf *bpf)
+{
+    for (size_t i = 0; i < bpf->n_links; i++)
+        bpf_link__destroy(bpf->links[i]);
+    free(bpf->links);
+    bpf->links = NULL;
+    bpf->n_links = 0;
+}
+
+eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_size)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    if (bpf->state != CREATED)
+        FAIL(EUNOMIA_ERR_STATE, "start called twice");
+    int e = bpf_object__load(bpf->obj);
+    if (e)
+        FAIL(EUNOMIA_ERR_BPF, "loading BPF programs failed: %s (run with --log-level debug for the verifier log)",
+             strerror(-e));
+    size_t n = 0;
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, bpf->obj) n++;
+    bpf->links = calloc(n ? n : 1, sizeof(*bpf->links));
+    if (!bpf->links)
+        FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
+    bpf_object__for_each_program(prog, bpf->obj) {
+        if (!bpf_program__autoload(prog))
+            continue;
+        struct bpf_link *link = bpf_program__attach(prog);
+        if (!link) {
+            e = -errno;
+            detach_all(bpf);
+            FAIL(EUNOMIA_ERR_BPF, "attaching %s (%s) failed: %s", bpf_program__name(prog),
+                 bpf_program__section_name(prog), strerror(-e));
+        }
+        bpf->links[bpf->n_links++] = link;
+    }
+    struct bpf_map *events = bpf_object__find_map_by_name(bpf->obj, "events");
+    if (!events) {
+        detach_all(bpf);
+        FAIL(EUNOMIA_ERR_BPF, "BPF object has no ring buffer map named events");
+    }
+    bpf->rb = ring_buffer__new(bpf_map__fd(events), forward, bpf, NULL);
+    if (!bpf->rb) {
+        e = -errno;
+        detach_all(bpf);
+        FAIL(EUNOMIA_ERR_BPF, "cannot open the events ring buffer: %s", strerror(-e));
+    }
+    struct bpf_map *lost = bpf_object__find_map_by_name(bpf->obj, "eunomia_lost");
+    bpf->lost_map_fd = lost ? bpf_map__fd(lost) : -1;
+    bpf->state = RUNNING;
+    return EUNOMIA_OK;
+}
+
+eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint64_t *delivered, char *err,
+                                size_t err_size)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    *delivered = 0;
+    if (bpf->state != RUNNING)
+        FAIL(EUNOMIA_ERR_STATE, "poll called on an instance that is not running");
+    uint64_t before = bpf->emitted;
+    int n = ring_buffer__poll(bpf->rb, timeout_ms);
+    if (n < 0 && n != -EINTR)
+        FAIL(EUNOMIA_ERR_BPF, "polling the ring buffer failed: %s", strerror(-n));
+    *delivered = bpf->emitted - before;
+    return EUNOMIA_OK;
+}
+
+eunomia_status eunomia_bpf_stop(eunomia_instance *inst, char *err, size_t err_size)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    (void)err;
+    (void)err_size;
+    detach_all(bpf);
+    /* Hand over what was already in the buffer: nothing is lost at shutdown. */
+    if (bpf->rb && bpf->state == RUNNING)
+        ring_buffer__consume(bpf->rb);
+    bpf->state = STOPPED;
+    return EUNOMIA_OK;
+}
+
+void eunomia_bpf_destroy(eunomia_instance *inst)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    if (!bpf)
+        return;
+    detach_all(bpf);
+    ring_buffer__free(bpf->rb);
+    bpf_object__close(bpf->obj);
+    free(bpf);
+}
+
+static uint64_t kernel_lost(struct eunomia_bpf *bpf)
+{
+    if (bpf->lost_map_fd < 0)
+        return 0;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0)
+        return 0;
+    uint64_t values[ncpu];
+    uint32_t key = 0;
+    if (bpf_map_lookup_elem(bpf->lost_map_fd, &key, values))
+        return 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < ncpu; i++)
+        sum += values[i];
+    return sum;
+}
+
+eunomia_status eunomia_bpf_get_stats(eunomia_instance *inst, struct eunomia_stats *stats)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    if (EUNOMIA_HAS_FIELD(stats, struct eunomia_stats, events_emitted))
+        stats->events_emitted = bpf->emitted;
+    if (EUNOMIA_HAS_FIELD(stats, struct eunomia_stats, events_lost))
+        stats->events_lost = kernel_lost(bpf) + bpf->refused;
+    return EUNOMIA_OK;
+}

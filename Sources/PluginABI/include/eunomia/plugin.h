@@ -1,0 +1,159 @@
+/*
+ * eunomia plugin ABI: the only contract between the eunomia host and a tracker plugin.
+ *
+ * Stability rules (docs/abi.md has the full text):
+ *  - A plugin exports exactly one symbol, eunomia_plugin_entry. Everything else is reached
+ *    through the tables below.
+ *  - EUNOMIA_ABI_MAJOR must match exactly. A plugin built against minor M loads in any host
+ *    whose minor is >= M.
+ *  - Every struct starts with uint32_t struct_size. Structs only ever grow at the end; a
+ *    reader uses a field only when EUNOMIA_HAS_FIELD says the writer's struct contains it.
+ *    Fields are never removed, reordered or retyped.
+ *  - Memory is freed by whoever allocated it. Strings and buffers handed across the boundary
+ *    are borrowed for the duration of the call unless stated otherwise.
+ */
+#ifndef EUNOMIA_PLUGIN_H
+#define EUNOMIA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EUNOMIA_ABI_MAJOR 1
+#define EUNOMIA_ABI_MINOR 0
+
+/* Name of the single symbol a plugin exports. */
+#define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EUNOMIA_EXPORT __attribute__((visibility("default")))
+#else
+#define EUNOMIA_EXPORT
+#endif
+
+/* True when the struct behind ptr, whose first member is struct_size, contains member. */
+#define EUNOMIA_HAS_FIELD(ptr, type, member) \
+    ((ptr) != NULL && (size_t)(ptr)->struct_size >= offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* Suggested size of the error buffers the host passes; plugins must honour err_size whatever it is. */
+#define EUNOMIA_ERROR_BUF_SIZE 512
+
+/* Status codes. Values are fixed forever; new codes may be added. */
+typedef int32_t eunomia_status;
+enum {
+    EUNOMIA_OK = 0,
+    EUNOMIA_ERR_INVALID_ARGUMENT = 1, /* bad configuration or argument */
+    EUNOMIA_ERR_ABI = 2,              /* incompatible table or version */
+    EUNOMIA_ERR_UNSUPPORTED = 3,      /* the kernel lacks what the tracker needs */
+    EUNOMIA_ERR_BPF = 4,              /* BPF object open, load or attach failed */
+    EUNOMIA_ERR_NO_MEMORY = 5,
+    EUNOMIA_ERR_STATE = 6,            /* call not allowed in the instance's current state */
+    EUNOMIA_ERR_INTERNAL = 7,
+};
+
+/* Log levels for eunomia_host_api.log. */
+enum {
+    EUNOMIA_LOG_ERROR = 0,
+    EUNOMIA_LOG_WARN = 1,
+    EUNOMIA_LOG_INFO = 2,
+    EUNOMIA_LOG_DEBUG = 3,
+};
+
+/*
+ * Services the host offers an instance. Owned by the host; valid from create until destroy
+ * returns. Callbacks are invoked on the thread that called into the plugin.
+ */
+struct eunomia_host_api {
+    uint32_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    void *host_ctx; /* opaque; pass back unchanged as the first argument of every callback */
+    /*
+     * Hand one binary record to the host. record_id selects the layout in the plugin's schema.
+     * data is borrowed for the call only. Returns 0 when the record was accepted, non-zero when
+     * the host dropped it (the plugin must count it in events_lost). Only call from poll.
+     */
+    int32_t (*emit)(void *host_ctx, uint32_t record_id, const void *data, uint32_t size);
+    /* Write a NUL-terminated message to the host's log. Callable from any plugin call. */
+    void (*log)(void *host_ctx, int32_t level, const char *message);
+};
+
+/* Arguments of create. Everything in it is borrowed for the duration of create only,
+ * except host, which stays valid until destroy returns. */
+struct eunomia_create_args {
+    uint32_t struct_size;
+    uint32_t reserved;
+    const char *config_json;     /* JSON object: every schema parameter, validated, defaults applied */
+    const char *bpf_object_path; /* the package's compiled BPF object */
+    const char *package_dir;     /* directory of the installed package (read-only) */
+    const struct eunomia_host_api *host;
+};
+
+/* Per-instance counters. The caller sets struct_size; the plugin fills what fits. */
+struct eunomia_stats {
+    uint32_t struct_size;
+    uint32_t reserved;
+    uint64_t events_emitted; /* records accepted by the host */
+    uint64_t events_lost;    /* records dropped before the host saw them (ring buffer full, host refusal) */
+};
+
+/* Opaque per-instance state, allocated by create and freed by destroy. */
+typedef struct eunomia_instance eunomia_instance;
+
+/*
+ * The plugin's function table. Static and read-only inside the plugin; valid until the
+ * library is unloaded. Lifecycle of an instance:
+ *
+ *   create -> start -> poll* -> stop -> destroy      (stop and destroy may also follow create)
+ *
+ * Calls on one instance never overlap; the host serialises them. Different instances may be
+ * called concurrently from different threads, so a plugin keeps no global mutable state.
+ * Every call that can fail returns an eunomia_status and, on failure, writes a NUL-terminated
+ * one-line message into err (err_size bytes, owned by the caller).
+ */
+struct eunomia_plugin {
+    uint32_t struct_size;
+    uint16_t abi_major; /* EUNOMIA_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor; /* EUNOMIA_ABI_MINOR the plugin was built with */
+    const char *name;    /* static, e.g. "opensnoop" */
+    const char *version; /* static semver, e.g. "0.1.0" */
+
+    /* Parse config, open the BPF object; nothing is loaded into the kernel yet. */
+    eunomia_status (*create)(const struct eunomia_create_args *args, eunomia_instance **out,
+                             char *err, size_t err_size);
+    /* Load the BPF programs and attach them. */
+    eunomia_status (*start)(eunomia_instance *inst, char *err, size_t err_size);
+    /* Wait at most timeout_ms for events and deliver them through host->emit on the calling
+     * thread. *delivered receives the number of records handed to the host. */
+    eunomia_status (*poll)(eunomia_instance *inst, int32_t timeout_ms, uint64_t *delivered,
+                           char *err, size_t err_size);
+    /* Detach every program. No record is emitted after stop returns. */
+    eunomia_status (*stop)(eunomia_instance *inst, char *err, size_t err_size);
+    /* Release every resource of the instance: BPF links, maps, fds, memory, threads. */
+    void (*destroy)(eunomia_instance *inst);
+    /* Fill stats; callable between create and destroy. */
+    eunomia_status (*get_stats)(eunomia_instance *inst, struct eunomia_stats *stats);
+};
+
+/*
+ * The entry point. The host passes its own ABI version; the plugin returns its table, or NULL
+ * if it cannot work with that host. Must have no side effects: the host may call it to inspect
+ * a plugin without ever creating an instance.
+ */
+typedef const struct eunomia_plugin *(*eunomia_plugin_entry_fn)(uint16_t host_abi_major,
+                                                                uint16_t host_abi_minor);
+
+EUNOMIA_EXPORT const struct eunomia_plugin *eunomia_plugin_entry(uint16_t host_abi_major,
+                                                                 uint16_t host_abi_minor);
+
+/* Stable name of a status code ("EUNOMIA_ERR_BPF"); never NULL. */
+const char *eunomia_status_name(eunomia_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EUNOMIA_PLUGIN_H */

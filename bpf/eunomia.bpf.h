@@ -1,0 +1,87 @@
+/* Shared header for every eunomia plugin's BPF program: kernel types, libbpf macros,
+ * compatibility shims for older libbpf headers, and the record output path. */
+#ifndef EUNOMIA_BPF_H
+#define EUNOMIA_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+/* libbpf 1.1 (Debian 12) predates these; uprobes take the kprobe forms on uprobe/ sections. */
+#ifndef BPF_UPROBE
+#define BPF_UPROBE(name, args...) BPF_KPROBE(name, ##args)
+#endif
+#ifndef BPF_URETPROBE
+#define BPF_URETPROBE(name, args...) BPF_KRETPROBE(name, ##args)
+#endif
+#ifndef bpf_ksym_exists
+#define bpf_ksym_exists(sym) ({ \
+    _Static_assert(!__builtin_constant_p(!!sym), #sym " should be marked as __weak"); \
+    !!sym; \
+})
+#endif
+
+#ifndef TASK_COMM_LEN
+#define TASK_COMM_LEN 16
+#endif
+
+/* Records leave through this ring buffer; the plugin helper sizes it from the ringbuf_kb
+ * parameter before load and forwards what it reads to the host. */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* Records that did not fit in the ring buffer; read by the helper as events_lost. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} eunomia_lost SEC(".maps");
+
+/* Copy size bytes of data into the ring buffer, counting a loss when it is full.
+ * size may vary per record (trailing strings); it must be provably <= max_size. */
+static __always_inline long eunomia_output(void *data, __u64 size)
+{
+    long err = bpf_ringbuf_output(&events, data, size, 0);
+    if (err) {
+        __u32 zero = 0;
+        __u64 *lost = bpf_map_lookup_elem(&eunomia_lost, &zero);
+        if (lost)
+            *lost += 1;
+    }
+    return err;
+}
+
+/* Filters every tracker offers, set by the helper from the pid/tid/uid/comm parameters. */
+const volatile __u32 eunomia_targ_tgid = 0;
+const volatile __u32 eunomia_targ_tid = 0;
+const volatile __u32 eunomia_targ_uid = (__u32)-1;
+const volatile char eunomia_targ_comm[TASK_COMM_LEN] = {};
+
+/* True when the current task passes the pid/tid/uid/comm filters. */
+static __always_inline bool eunomia_task_allowed(void)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    if (eunomia_targ_tgid && eunomia_targ_tgid != (__u32)(id >> 32))
+        return false;
+    if (eunomia_targ_tid && eunomia_targ_tid != (__u32)id)
+        return false;
+    if (eunomia_targ_uid != (__u32)-1 && eunomia_targ_uid != (__u32)bpf_get_current_uid_gid())
+        return false;
+    if (eunomia_targ_comm[0]) {
+        char comm[TASK_COMM_LEN];
+        bpf_get_current_comm(comm, sizeof(comm));
+        for (int i = 0; i < TASK_COMM_LEN; i++) {
+            if (comm[i] != eunomia_targ_comm[i])
+                return false;
+            if (!comm[i])
+                break;
+        }
+    }
+    return true;
+}
+
+#endif
