@@ -53,7 +53,11 @@ let package = Package(
         ),
         .testTarget(
             name: "EunomiaTests",
-            dependencies: ["EunomiaHost", "eunomia"],
+            dependencies: [
+                "EunomiaHost", "eunomia",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/EunomiaTests"
         ),
     ]

@@ -113,6 +113,10 @@ public final class EventFormatter: RecordSink {
     enum Style { case table, json, csv }
 
     private func writeValue(_ f: FieldSpec, _ bytes: UnsafeRawBufferPointer, style: Style) {
+        if f.display == .ipv4 || f.display == .ipv6 {
+            quoted(style) { IPAddress.append(UnsafeRawBufferPointer(rebasing: bytes[f.offset..<(f.offset + f.size)]), to: output) }
+            return
+        }
         switch f.type {
         case .string:
             let available = max(0, min(f.size, bytes.count - f.offset))
@@ -164,7 +168,7 @@ public final class EventFormatter: RecordSink {
         case .signal?:
             quoted(style) { Signals.append(Int64(bitPattern: raw), to: output) }
         case .ipv4?, .ipv6?:
-            quoted(style) { IPAddress.append(UnsafeRawBufferPointer(rebasing: bytes[f.offset..<(f.offset + f.size)]), to: output) }
+            break // rendered above, whatever the type
         }
     }
 

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import PluginABI
+import XCTest
+@testable import EunomiaHost
+
+/// ABI negotiation and the plugin lifecycle, with real .so files built by the test and loaded with dlopen.
+final class ABITests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func build(_ name: String, _ flags: [String] = []) throws -> URL {
+        let out = dir.appendingPathComponent("\(name).so")
+        try TestSupport.compileLibrary(TestSupport.fixtures.appendingPathComponent("fake_plugin.c"), output: out, flags: flags)
+        return out
+    }
+
+    func loadError(_ url: URL) -> String? {
+        do {
+            _ = try PluginLibrary(path: url.path)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testCompatiblePluginLoads() throws {
+        let lib = try PluginLibrary(path: build("good").path)
+        XCTAssertEqual(lib.name, "fake")
+        XCTAssertEqual(lib.version, "1.0.0")
+        XCTAssertEqual(lib.abi, ABIVersion(major: Int(EUNOMIA_ABI_MAJOR), minor: Int(EUNOMIA_ABI_MINOR)))
+    }
+
+    func testOtherMajorIsRefused() throws {
+        let error = loadError(try build("major99", ["-DFAKE_ABI_MAJOR=99"]))
+        XCTAssertNotNil(error)
+        XCTAssertTrue(error!.contains("built for eunomia ABI 99.0"), error!)
+        XCTAssertTrue(error!.contains("major versions must match"), error!)
+        XCTAssertFalse(error!.contains("\n"))
+    }
+
+    func testNewerMinorIsRefusedOlderMinorLoads() throws {
+        let newer = loadError(try build("minor99", ["-DFAKE_ABI_MINOR=99"]))
+        XCTAssertTrue(newer?.contains("upgrade eunomia") ?? false, newer ?? "loaded")
+        if EUNOMIA_ABI_MINOR > 0 {
+            XCTAssertNil(loadError(try build("older", ["-DFAKE_ABI_MINOR=0"])))
+        }
+    }
+
+    func testTruncatedTableIsRefused() throws {
+        let error = loadError(try build("short", ["-DFAKE_TABLE_SIZE=16"]))
+        XCTAssertTrue(error?.contains("function table has 16 bytes") ?? false, error ?? "loaded")
+    }
+
+    func testLibraryWithoutEntryIsRefused() throws {
+        let src = dir.appendingPathComponent("empty.c")
+        try "int nothing_here(void) { return 0; }\n".write(to: src, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("empty.so")
+        try TestSupport.compileLibrary(src, output: out)
+        let error = loadError(out)
+        XCTAssertTrue(error?.contains("does not export eunomia_plugin_entry") ?? false, error ?? "loaded")
+    }
+
+    func testLifecycleDeliversRecordsAndCountsDrops() throws {
+        let schema = try TestSupport.fakeSchema()
+        let params = try ResolvedParameters(schema: schema, assignments: ["count=5", "tag=7"])
+        let captured = CapturedOutput()
+        let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
+        let tracker = try Tracker(library: PluginLibrary(path: build("life").path), configJSON: params.configJSON(),
+                                  bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))
+        try tracker.start()
+        XCTAssertEqual(try tracker.poll(timeoutMs: 0), 5)
+        try tracker.stop()
+        XCTAssertEqual(tracker.stats(), TrackerStats(emitted: 5, lost: 0))
+        tracker.destroy()
+        let lines = captured.lines
+        XCTAssertEqual(lines.count, 5)
+        XCTAssertEqual(lines.first, #"{"seq":0,"tag":7,"text":"v1.0.0"}"#)
+    }
+
+    func testCreateErrorComesBackAsOneLine() throws {
+        let schema = try TestSupport.fakeSchema()
+        let params = try ResolvedParameters(schema: schema, assignments: ["fail_create=1"])
+        let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: CapturedOutput().buffer)
+        XCTAssertThrowsError(try Tracker(library: PluginLibrary(path: build("failing").path), configJSON: params.configJSON(),
+                                         bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))) {
+            XCTAssertEqual("\($0)", "fake create failed: fail_create was set")
+        }
+    }
+
+    /// Two versions of one plugin in one process: separate copies, separate state, and each
+    /// library is unmapped once its last instance is gone.
+    func testTwoVersionsSideBySideThenUnloaded() throws {
+        let schema = try TestSupport.fakeSchema()
+        let v1 = try build("fake-1", ["-DFAKE_VERSION=\"1.0.0\""])
+        let v2 = try build("fake-2", ["-DFAKE_VERSION=\"2.0.0\""])
+        var outputs: [CapturedOutput] = []
+        do {
+            var trackers: [Tracker] = []
+            for (path, tag) in [(v1, 1), (v2, 2)] {
+                let params = try ResolvedParameters(schema: schema, assignments: ["count=2", "tag=\(tag)"])
+                let out = CapturedOutput()
+                outputs.append(out)
+                let f = EventFormatter(schema: schema, parameters: params, format: .csv, output: out.buffer)
+                let t = try Tracker(library: PluginLibrary(path: path.path), configJSON: params.configJSON(),
+                                    bpfObject: dir, packageDirectory: dir, sink: f, logger: Logger(label: "test"))
+                try t.start()
+                trackers.append(t)
+            }
+            XCTAssertTrue(mappedLibraries().contains(v1.path))
+            XCTAssertTrue(mappedLibraries().contains(v2.path))
+            for t in trackers { try t.poll(timeoutMs: 0) }
+            for t in trackers { t.destroy() }
+        }
+        XCTAssertEqual(outputs[0].lines, ["0,1,v1.0.0", "1,1,v1.0.0"])
+        XCTAssertEqual(outputs[1].lines, ["0,2,v2.0.0", "1,2,v2.0.0"])
+        XCTAssertFalse(mappedLibraries().contains(v1.path), "v1 still mapped after its last tracker was destroyed")
+        XCTAssertFalse(mappedLibraries().contains(v2.path), "v2 still mapped after its last tracker was destroyed")
+    }
+}
+
+/// procfs files report size 0, so read them to the end rather than by size.
+func readProcFile(_ path: String) -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? handle.close() }
+    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+}
+
+func mappedLibraries() -> String { readProcFile("/proc/self/maps") }

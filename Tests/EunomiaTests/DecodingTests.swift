@@ -1,0 +1,176 @@
+import Foundation
+import XCTest
+@testable import EunomiaHost
+
+/// Records are decoded generically from the schema and rendered per output format.
+final class DecodingTests: XCTestCase {
+    static let schemaJSON = """
+    {
+      "name": "demo", "version": "0.1.0", "description": "decoding test", "abi": {"major": 1, "minor": 0},
+      "parameters": [
+        {"name": "wide", "type": "boolean", "default": false, "description": "show the FLAGS column"}
+      ],
+      "records": [{
+        "id": 0, "name": "ev", "size": 64,
+        "fields": [
+          {"name": "pid", "type": "u32", "offset": 0, "size": 4, "column": "PID", "width": 6},
+          {"name": "ret", "type": "i32", "offset": 4, "size": 4, "column": "RET", "width": 4, "align": "right"},
+          {"name": "flags", "type": "u32", "offset": 8, "size": 4, "display": "open_flags", "column": "FLAGS", "width": 8, "when": "wide"},
+          {"name": "sig", "type": "u8", "offset": 12, "size": 1, "display": "signal", "column": "SIG", "width": 7},
+          {"name": "addr", "type": "bytes", "offset": 16, "size": 4, "display": "ipv4", "column": "ADDR", "width": 15},
+          {"name": "secret", "type": "u64", "offset": 24, "size": 8, "hidden": true},
+          {"name": "name", "type": "string", "offset": 32, "size": 32, "column": "NAME"}
+        ]
+      }]
+    }
+    """
+
+    func record(pid: UInt32 = 42, ret: Int32 = -2, flags: UInt32 = 0o2000101, sig: UInt8 = 10, name: String = "hello", length: Int? = nil) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        bytes.withUnsafeMutableBytes { b in
+            b.storeBytes(of: pid, toByteOffset: 0, as: UInt32.self)
+            b.storeBytes(of: ret, toByteOffset: 4, as: Int32.self)
+            b.storeBytes(of: flags, toByteOffset: 8, as: UInt32.self)
+            b.storeBytes(of: sig, toByteOffset: 12, as: UInt8.self)
+            b.storeBytes(of: UInt64(99), toByteOffset: 24, as: UInt64.self)
+        }
+        bytes[16] = 127; bytes[17] = 0; bytes[18] = 0; bytes[19] = 1
+        let utf8 = Array(name.utf8.prefix(31))
+        bytes.replaceSubrange(32..<(32 + utf8.count), with: utf8)
+        return Array(bytes.prefix(length ?? 64))
+    }
+
+    func render(_ format: OutputFormat, params: [String] = [], records: [[UInt8]]) throws -> (String, EventFormatter) {
+        let schema = try PluginSchema.decode(Data(Self.schemaJSON.utf8), source: "demo")
+        let captured = CapturedOutput()
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: params),
+                               format: format, output: captured.buffer)
+        f.writeHeader()
+        for r in records { _ = r.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) } }
+        return (captured.text, f)
+    }
+
+    func testTable() throws {
+        let (text, _) = try render(.table, records: [record()])
+        XCTAssertEqual(text, """
+        PID     RET SIG     ADDR            NAME
+        42       -2 SIGUSR1 127.0.0.1       hello
+
+        """)
+    }
+
+    func testTableOptionalColumnAndOctalFlags() throws {
+        let (text, _) = try render(.table, params: ["wide"], records: [record()])
+        XCTAssertEqual(text.split(separator: "\n")[1], "42       -2 02000101 SIGUSR1 127.0.0.1       hello")
+    }
+
+    func testJSONHasEveryFieldTyped() throws {
+        let (text, _) = try render(.json, records: [record()])
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["pid"] as? Int, 42)
+        XCTAssertEqual(obj["ret"] as? Int, -2)
+        XCTAssertEqual(obj["flags"] as? String, "O_WRONLY|O_CREAT|O_CLOEXEC")
+        XCTAssertEqual(obj["sig"] as? String, "SIGUSR1")
+        XCTAssertEqual(obj["addr"] as? String, "127.0.0.1")
+        XCTAssertEqual(obj["secret"] as? Int, 99)
+        XCTAssertEqual(obj["name"] as? String, "hello")
+    }
+
+    func testJSONEscapesHostileStrings() throws {
+        let nasty = "a\"b\\c\nd\u{1}é"
+        let (text, _) = try render(.json, records: [record(name: nasty)])
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["name"] as? String, nasty)
+        var raw = record(name: "x")
+        raw[32] = 0xFF // invalid UTF-8 still yields valid JSON
+        let (text2, _) = try render(.json, records: [raw])
+        let obj2 = try JSONSerialization.jsonObject(with: Data(text2.utf8)) as! [String: Any]
+        XCTAssertEqual(obj2["name"] as? String, "\u{FFFD}")
+    }
+
+    func testTableNeutralisesControlCharacters() throws {
+        let (text, _) = try render(.table, records: [record(name: "evil\u{1b}[2J\nline")])
+        XCTAssertTrue(text.hasSuffix("evil?[2J?line\n"), text)
+    }
+
+    func testCSVQuotes() throws {
+        let (text, _) = try render(.csv, records: [record(name: "a,\"b\"")])
+        let lines = text.split(separator: "\n")
+        XCTAssertEqual(lines[0], "pid,ret,flags,sig,addr,secret,name")
+        XCTAssertEqual(lines[1], #"42,-2,O_WRONLY|O_CREAT|O_CLOEXEC,SIGUSR1,127.0.0.1,99,"a,""b""""#)
+    }
+
+    func testShortTrailingStringAcceptedTruncatedFixedPartRejected() throws {
+        let (text, f) = try render(.json, records: [record(name: "hello", length: 38), record(length: 20)])
+        XCTAssertEqual(text.split(separator: "\n").count, 1)
+        XCTAssertTrue(text.contains(#""name":"hello""#))
+        XCTAssertEqual(f.malformed, 1)
+    }
+
+    func testTimestampRendering() throws {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"t","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":8,"fields":[{"name":"ts","type":"u64","offset":0,"size":8,"display":"timestamp"}]}]}
+        """.utf8), source: "t")
+        var ts: UInt64 = 0
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        ts = UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+        let captured = CapturedOutput()
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: .json, output: captured.buffer)
+        _ = withUnsafeBytes(of: &ts) { f.consume(recordID: 0, bytes: $0) }
+        let obj = try JSONSerialization.jsonObject(with: Data(captured.text.utf8)) as! [String: String]
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let value = obj["ts"]!
+        let trimmed = String(value.prefix(23)) + "Z" // ISO8601DateFormatter takes milliseconds
+        let date = try XCTUnwrap(iso.date(from: trimmed), value)
+        XCTAssertLessThan(abs(date.timeIntervalSinceNow), 5)
+    }
+
+    func testSchemaErrorsNameTheProblem() {
+        let bad = Self.schemaJSON.replacingOccurrences(of: #""offset": 32, "size": 32"#, with: #""offset": 40, "size": 32"#)
+        XCTAssertThrowsError(try PluginSchema.decode(Data(bad.utf8), source: "demo")) {
+            XCTAssertEqual("\($0)", "demo: record 'ev' field 'name': offset 40 + size 32 lies outside the record's 64 bytes")
+        }
+        let badType = Self.schemaJSON.replacingOccurrences(of: #""type": "u32", "offset": 0, "size": 4"#, with: #""type": "u32", "offset": 0, "size": 8"#)
+        XCTAssertThrowsError(try PluginSchema.decode(Data(badType.utf8), source: "demo")) {
+            XCTAssertTrue("\($0)".contains("type u32 has 4 bytes, not 8"), "\($0)")
+        }
+    }
+}
+
+final class ParameterTests: XCTestCase {
+    func schema() throws -> PluginSchema {
+        try PluginSchema.decode(Data(contentsOf: TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")), source: "schema.json")
+    }
+
+    func testDefaultsAndAssignments() throws {
+        let p = try ResolvedParameters(schema: schema(), assignments: ["pid=12", "failed", "comm=bash", "extended=false"])
+        XCTAssertEqual(p["pid"], .integer(12))
+        XCTAssertEqual(p["failed"], .boolean(true))
+        XCTAssertEqual(p["extended"], .boolean(false))
+        XCTAssertEqual(p["uid"], .integer(-1))
+        let config = try JSONSerialization.jsonObject(with: Data(p.configJSON().utf8)) as! [String: Any]
+        XCTAssertEqual(config["comm"] as? String, "bash")
+        XCTAssertEqual(config["failed"] as? Bool, true)
+        XCTAssertEqual(config["ringbuf_kb"] as? Int, 4096)
+    }
+
+    func testErrorsNameTheParameter() throws {
+        let s = try schema()
+        let cases: [(String, String)] = [
+            ("nope=1", "'nope' is not a parameter of opensnoop (it has: pid, tid, uid, comm, failed, timestamp, print_uid, extended, ringbuf_kb)"),
+            ("pid=abc", "parameter 'pid': 'abc' is not an integer"),
+            ("pid=-1", "parameter 'pid': -1 is below the minimum 0"),
+            ("failed=maybe", "parameter 'failed': 'maybe' is not a boolean (true or false)"),
+            ("comm=averyveryverylongname", "parameter 'comm': 'averyveryverylongname' is longer than 15 bytes"),
+            ("pid", "parameter 'pid' needs a value: --param pid=VALUE"),
+        ]
+        for (assignment, message) in cases {
+            XCTAssertThrowsError(try ResolvedParameters(schema: s, assignments: [assignment])) {
+                XCTAssertEqual("\($0)", message)
+            }
+        }
+    }
+}

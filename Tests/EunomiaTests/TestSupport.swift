@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+@testable import EunomiaHost
+
+enum TestSupport {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures")
+    static let abiInclude = repoRoot.appendingPathComponent("Sources/PluginABI/include")
+
+    /// The eunomia executable SwiftPM built next to this test bundle.
+    static var eunomiaBinary: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("eunomia")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return repoRoot.appendingPathComponent(".build/debug/eunomia")
+    }
+
+    /// The opensnoop package `make build` wrote.
+    static func opensnoopPackage() throws -> URL {
+        let dir = repoRoot.appendingPathComponent("build/packages")
+        let found = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?
+            .filter { $0.hasPrefix("opensnoop-") && $0.hasSuffix(".pkg") }.sorted() ?? []
+        guard let name = found.last else {
+            XCTFail("no build/packages/opensnoop-*.pkg: run `make build` (make test does) first")
+            throw XCTSkip("package missing")
+        }
+        return dir.appendingPathComponent(name)
+    }
+
+    static func temporaryDirectory(_ label: String = #function) throws -> URL {
+        let safe = label.filter { $0.isLetter || $0.isNumber }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-test-\(safe)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Skips when BPF cannot run here; with EUNOMIA_REQUIRE_KERNEL=1 (CI) that is a failure instead.
+    static func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
+        var reasons: [String] = []
+        if geteuid() != 0 { reasons.append("not running as root") }
+        if !FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") { reasons.append("kernel has no BTF") }
+        guard !reasons.isEmpty else { return }
+        let why = "real-kernel test cannot run: " + reasons.joined(separator: ", ")
+        if ProcessInfo.processInfo.environment["EUNOMIA_REQUIRE_KERNEL"] == "1" {
+            XCTFail(why + " (EUNOMIA_REQUIRE_KERNEL=1 makes this a failure)", file: file, line: line)
+        } else {
+            print("SKIPPING: \(why)")
+        }
+        throw XCTSkip(why)
+    }
+
+    struct ProcessResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let outBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let outData = outBox.data
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                             stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs the eunomia CLI against a store.
+    @discardableResult
+    static func eunomia(_ arguments: [String], store: URL) throws -> ProcessResult {
+        try run(eunomiaBinary.path, arguments, environment: ["EUNOMIA_HOME": store.path])
+    }
+
+    /// Compiles a C file into a shared library with the plugin ABI header on the include path.
+    static func compileLibrary(_ source: URL, output: URL, flags: [String] = []) throws {
+        let result = try run("/usr/bin/cc", ["-shared", "-fPIC", "-fvisibility=hidden", "-O1", "-I", abiInclude.path]
+            + flags + [source.path, "-o", output.path])
+        guard result.status == 0 else { throw EunomiaError("cc failed: \(result.stderr)") }
+    }
+
+    static func fakeSchema() throws -> PluginSchema {
+        try PluginSchema.decode(Data(contentsOf: fixtures.appendingPathComponent("fake_schema.json")), source: "fake_schema.json")
+    }
+
+    /// Every file under dir with its size, to show a store did not change.
+    static func snapshot(_ dir: URL) -> [String: Int] {
+        var result: [String: Int] = [:]
+        guard let e = FileManager.default.enumerator(atPath: dir.path) else { return result }
+        while let path = e.nextObject() as? String {
+            let attrs = try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(path).path)
+            result[path] = (attrs?[.size] as? Int) ?? -1
+        }
+        return result
+    }
+}
+
+/// Collects formatted output in memory.
+final class CapturedOutput {
+    private(set) var bytes: [UInt8] = []
+    lazy var buffer = OutputBuffer(capacity: 256) { [unowned self] chunk in
+        self.bytes.append(contentsOf: chunk)
+        return true
+    }
+    var text: String {
+        buffer.flush()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+    var lines: [String] { text.split(separator: "\n").map(String.init) }
+}
