@@ -174,3 +174,78 @@ final class ParameterTests: XCTestCase {
         }
     }
 }
+
+/// values, bits, scale, argv and template fields.
+final class DisplayFeatureTests: XCTestCase {
+    static let schemaJSON = #"""
+    {
+      "name": "feat", "version": "0.1.0", "description": "display features", "abi": {"major": 1, "minor": 0},
+      "parameters": [],
+      "records": [{
+        "id": 0, "name": "ev", "size": 64,
+        "fields": [
+          {"name": "op", "type": "u8", "offset": 0, "size": 1, "values": {"0": "MOUNT", "1": "UMOUNT"}, "column": "OP", "width": 6},
+          {"name": "proto", "type": "u16", "offset": 2, "size": 2, "values": {"6": "TCP", "17": "UDP"}, "column": "PROTO", "width": 5},
+          {"name": "flags", "type": "u32", "offset": 4, "size": 4, "bits": {"MS_RDONLY": 1, "MS_NOSUID": 2, "MS_NODEV": 4}, "column": "FLAGS", "width": 8},
+          {"name": "age", "type": "i64", "offset": 8, "size": 8, "scale": 1000000000, "decimals": 2, "column": "AGE(s)", "width": 6},
+          {"name": "target", "type": "string", "offset": 16, "size": 16, "hidden": true},
+          {"name": "call", "type": "template", "select": "op", "template": "?", "templates": {"0": "mount(\"{target}\", {flags})", "1": "umount(\"{target}\")"}, "column": "CALL", "width": 4},
+          {"name": "args", "type": "string", "offset": 32, "size": 32, "display": "argv", "column": "ARGS"}
+        ]
+      }]
+    }
+    """#
+
+    func record(op: UInt8, proto: UInt16, flags: UInt32, age: Int64, target: String, args: [String]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeMutableBytes { b in
+            b.storeBytes(of: op, toByteOffset: 0, as: UInt8.self)
+            b.storeBytes(of: proto, toByteOffset: 2, as: UInt16.self)
+            b.storeBytes(of: flags, toByteOffset: 4, as: UInt32.self)
+            b.storeBytes(of: age, toByteOffset: 8, as: Int64.self)
+        }
+        bytes.replaceSubrange(16..<(16 + target.utf8.count), with: Array(target.utf8))
+        for a in args { bytes += Array(a.utf8) + [0] } // trailing argv, sent only as long as used
+        return bytes
+    }
+
+    func render(_ format: OutputFormat, _ records: [[UInt8]]) throws -> String {
+        let schema = try PluginSchema.decode(Data(Self.schemaJSON.utf8), source: "feat")
+        let captured = CapturedOutput()
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: format, output: captured.buffer)
+        f.writeHeader()
+        for r in records { XCTAssertTrue(r.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) }) }
+        return captured.text
+    }
+
+    func testTable() throws {
+        let text = try render(.table, [
+            record(op: 0, proto: 6, flags: 3, age: 1_234_567_890, target: "/mnt", args: ["ls", "-l", "/tmp"]),
+            record(op: 1, proto: 99, flags: 0x104, age: -500_000_000, target: "/mnt", args: []),
+        ])
+        XCTAssertEqual(text, """
+        OP     PROTO FLAGS    AGE(s) CALL ARGS
+        MOUNT  TCP   MS_RDONLY|MS_NOSUID 1.23   mount("/mnt", MS_RDONLY|MS_NOSUID) ls -l /tmp
+        UMOUNT 99    MS_NODEV|0x100 -0.50  umount("/mnt") 
+
+        """)
+    }
+
+    func testJSON() throws {
+        let text = try render(.json, [record(op: 0, proto: 17, flags: 0, age: 2_000_000_000, target: "/a\"b", args: ["sh", "-c", "echo hi"])])
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["op"] as? String, "MOUNT")
+        XCTAssertEqual(obj["proto"] as? String, "UDP")
+        XCTAssertEqual(obj["flags"] as? String, "0x0")
+        XCTAssertEqual(obj["age"] as? Double, 2.0)
+        XCTAssertEqual(obj["call"] as? String, "mount(\"/a\"b\", 0x0)")
+        XCTAssertEqual(obj["args"] as? String, "sh -c echo hi")
+    }
+
+    func testTemplateNamingUnknownFieldIsRejected() {
+        let bad = Self.schemaJSON.replacingOccurrences(of: "umount(\\\"{target}\\\")", with: "umount(\\\"{nope}\\\")")
+        XCTAssertThrowsError(try PluginSchema.decode(Data(bad.utf8), source: "feat")) {
+            XCTAssertEqual("\($0)", "feat: record 'ev' field 'call': template refers to '{nope}', which is not a field of the record")
+        }
+    }
+}

@@ -3,53 +3,6 @@ import Logging
 import XCTest
 @testable import EunomiaHost
 
-/// A process whose output is collected while it runs.
-final class LiveProcess: @unchecked Sendable {
-    let process = Process()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
-
-    init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [unowned self] h in
-            let d = h.availableData
-            lock.lock(); out.append(d); lock.unlock()
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [unowned self] h in
-            let d = h.availableData
-            lock.lock(); err.append(d); lock.unlock()
-        }
-        try process.run()
-    }
-
-    var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: out, as: UTF8.self) }
-    var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
-
-    /// Polls until condition holds or the timeout passes; returns whether it held.
-    func wait(upTo seconds: Double, until condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            if !process.isRunning { return condition() }
-            usleep(20_000)
-        }
-        return condition()
-    }
-
-    func interruptAndWait() -> Int32 {
-        if process.isRunning { process.interrupt() }
-        process.waitUntilExit()
-        usleep(50_000) // let the readability handlers drain
-        return process.terminationStatus
-    }
-}
-
 struct OpenRecord {
     let pid: Int
     let comm: String

@@ -18,17 +18,19 @@ enum TestSupport {
         return repoRoot.appendingPathComponent(".build/debug/eunomia")
     }
 
-    /// The opensnoop package `make build` wrote.
-    static func opensnoopPackage() throws -> URL {
+    /// The package of a bundled plugin, as `make build` wrote it.
+    static func package(_ plugin: String) throws -> URL {
         let dir = repoRoot.appendingPathComponent("build/packages")
         let found = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?
-            .filter { $0.hasPrefix("opensnoop-") && $0.hasSuffix(".pkg") }.sorted() ?? []
+            .filter { $0.hasPrefix("\(plugin)-") && $0.hasSuffix(".pkg") }.sorted() ?? []
         guard let name = found.last else {
-            XCTFail("no build/packages/opensnoop-*.pkg: run `make build` (make test does) first")
+            XCTFail("no build/packages/\(plugin)-*.pkg: run `make build` (make test does) first")
             throw XCTSkip("package missing")
         }
         return dir.appendingPathComponent(name)
     }
+
+    static func opensnoopPackage() throws -> URL { try package("opensnoop") }
 
     static func temporaryDirectory(_ label: String = #function) throws -> URL {
         let safe = label.filter { $0.isLetter || $0.isNumber }

@@ -68,7 +68,7 @@ enum ArtifactChecks {
             guard size == record.size else {
                 throw EunomiaError("schema \(what) declares \(record.size) bytes but the BPF object's struct has \(size)")
             }
-            for field in record.fields {
+            for field in record.fields where field.type != .template {
                 var offset: UInt32 = 0
                 var fsize: UInt32 = 0
                 guard eh_btf_member(url.path, structName, field.btfMember, &offset, &fsize, &err, err.count) == 0 else {

@@ -5,11 +5,94 @@ public enum OutputFormat: String, CaseIterable, Codable {
     case table, json, csv
 }
 
+/// How one field is rendered, worked out once from the schema so the per-event path only
+/// switches on a small enum and writes bytes.
+enum FieldPlan {
+    case string(offset: Int, size: Int, argv: Bool)
+    case bytes(offset: Int, size: Int)
+    case bool(offset: Int)
+    case address(offset: Int, size: Int)
+    case integer(offset: Int, type: FieldType, render: IntegerRender)
+    case template(Template)
+
+    enum IntegerRender {
+        case decimal
+        case timestamp
+        case openFlags
+        case octal
+        case hex
+        case signal
+        case values([Int64: [UInt8]])
+        case bits([(UInt64, [UInt8])])
+        case scaled(divisor: UInt64, decimals: Int)
+    }
+
+    struct Template {
+        enum Segment { case literal([UInt8]), field(Int) }
+        let fallback: [Segment]
+        let selector: Int?
+        let byValue: [Int64: [Segment]]
+    }
+
+    /// JSON writes these unquoted.
+    var isJSONNumber: Bool {
+        switch self {
+        case .integer(_, _, .decimal), .integer(_, _, .scaled): return true
+        default: return false
+        }
+    }
+
+    init(_ f: FieldSpec, in record: RecordLayout) {
+        switch f.type {
+        case .string: self = .string(offset: f.offset, size: f.size, argv: f.display == .argv)
+        case .bool: self = .bool(offset: f.offset)
+        case .bytes where f.display == .ipv4 || f.display == .ipv6: self = .address(offset: f.offset, size: f.size)
+        case .bytes: self = .bytes(offset: f.offset, size: f.size)
+        case .template:
+            func compile(_ text: String) -> [Template.Segment] {
+                FieldSpec.parseTemplate(text).flatMap { literal, name -> [Template.Segment] in
+                    var segs: [Template.Segment] = literal.isEmpty ? [] : [.literal(Array(literal.utf8))]
+                    if let name, let i = record.fields.firstIndex(where: { $0.name == name }) { segs.append(.field(i)) }
+                    return segs
+                }
+            }
+            var byValue: [Int64: [Template.Segment]] = [:]
+            for (k, v) in f.templates ?? [:] { byValue[Int64(k)!] = compile(v) }
+            self = .template(Template(fallback: f.template.map(compile) ?? [], selector: f.select.flatMap { s in record.fields.firstIndex { $0.name == s } },
+                                      byValue: byValue))
+        default:
+            if f.display == .ipv4 || f.display == .ipv6 {
+                self = .address(offset: f.offset, size: f.size)
+                return
+            }
+            let render: IntegerRender
+            if let values = f.values {
+                render = .values(Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, Array($0.value.utf8)) }))
+            } else if let bits = f.bits {
+                render = .bits(bits.map { ($0.value, Array($0.key.utf8)) }.sorted { $0.0 < $1.0 })
+            } else if let scale = f.scale {
+                render = .scaled(divisor: scale, decimals: f.decimals ?? 0)
+            } else {
+                switch f.display {
+                case .timestamp?: render = .timestamp
+                case .openFlags?: render = .openFlags
+                case .octal?: render = .octal
+                case .hex?: render = .hex
+                case .signal?: render = .signal
+                default: render = .decimal
+                }
+            }
+            self = .integer(offset: f.offset, type: f.type, render: render)
+        }
+    }
+}
+
 /// Decodes records by their schema layout and writes them as table rows, JSON lines or CSV,
 /// straight into an OutputBuffer: no per-event allocation, no Foundation formatting.
 public final class EventFormatter: RecordSink {
     struct Column {
-        let field: FieldSpec
+        let field: Int
+        let header: String
         let width: Int
         let right: Bool
     }
@@ -17,6 +100,7 @@ public final class EventFormatter: RecordSink {
     struct Layout {
         let record: RecordLayout
         let minimumSize: Int
+        let plans: [FieldPlan]
         let tableColumns: [Column]
         /// `"name":` for each field, pre-encoded.
         let jsonKeys: [[UInt8]]
@@ -26,6 +110,8 @@ public final class EventFormatter: RecordSink {
     public let output: OutputBuffer
     private let layouts: [UInt32: Layout]
     private let clock = WallClock()
+    /// Holds composed text (templates, argv) before it is escaped for JSON or CSV.
+    private let scratch = OutputBuffer(capacity: 4096) { _ in true }
     public private(set) var malformed: UInt64 = 0
 
     public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer) {
@@ -33,12 +119,14 @@ public final class EventFormatter: RecordSink {
         self.output = output
         var layouts: [UInt32: Layout] = [:]
         for record in schema.records {
-            let visible = record.fields.filter { f in
-                f.hidden != true && (f.when.map { parameters.bool($0) } ?? true)
+            let visible = record.fields.indices.filter { i in
+                let f = record.fields[i]
+                return f.hidden != true && (f.when.map { parameters.bool($0) } ?? true)
             }
-            let columns = visible.enumerated().map { i, f in
-                Column(field: f, width: i == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count),
-                       right: f.align == .right)
+            let columns = visible.enumerated().map { n, i in
+                let f = record.fields[i]
+                return Column(field: i, header: f.header, width: n == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count),
+                              right: f.align == .right)
             }
             let keys = record.fields.map { f -> [UInt8] in
                 let out = OutputBuffer { _ in true }
@@ -46,7 +134,8 @@ public final class EventFormatter: RecordSink {
                 out.append(UInt8(ascii: ":"))
                 return out.contents
             }
-            layouts[record.id] = Layout(record: record, minimumSize: record.minimumSize, tableColumns: columns, jsonKeys: keys)
+            layouts[record.id] = Layout(record: record, minimumSize: record.minimumSize,
+                                        plans: record.fields.map { FieldPlan($0, in: record) }, tableColumns: columns, jsonKeys: keys)
         }
         self.layouts = layouts
     }
@@ -59,8 +148,8 @@ public final class EventFormatter: RecordSink {
             for (i, c) in first.tableColumns.enumerated() {
                 if i > 0 { output.append(UInt8(ascii: " ")) }
                 let start = output.count
-                output.append(c.field.header)
-                if c.right { output.alignRight(from: start, width: c.width) } else { output.padLeftAligned(from: start, width: c.width) }
+                output.append(c.header)
+                align(from: start, c)
             }
             output.append(UInt8(ascii: "\n"))
         case .csv:
@@ -85,24 +174,22 @@ public final class EventFormatter: RecordSink {
             for (i, c) in layout.tableColumns.enumerated() {
                 if i > 0 { output.append(UInt8(ascii: " ")) }
                 let start = output.count
-                writeValue(c.field, bytes, style: .table)
-                if c.width > 0 {
-                    if c.right { output.alignRight(from: start, width: c.width) } else { output.padLeftAligned(from: start, width: c.width) }
-                }
+                write(layout.plans[c.field], layout, bytes, .table, to: output)
+                align(from: start, c)
             }
             output.append(UInt8(ascii: "\n"))
         case .json:
             output.append(UInt8(ascii: "{"))
-            for (i, f) in layout.record.fields.enumerated() {
+            for i in layout.plans.indices {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
                 output.append(layout.jsonKeys[i])
-                writeValue(f, bytes, style: .json)
+                write(layout.plans[i], layout, bytes, .json, to: output)
             }
             output.append(StaticString("}\n"))
         case .csv:
-            for (i, f) in layout.record.fields.enumerated() {
+            for i in layout.plans.indices {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
-                writeValue(f, bytes, style: .csv)
+                write(layout.plans[i], layout, bytes, .csv, to: output)
             }
             output.append(UInt8(ascii: "\n"))
         }
@@ -110,83 +197,161 @@ public final class EventFormatter: RecordSink {
         return true
     }
 
+    @inline(__always) private func align(from start: Int, _ c: Column) {
+        guard c.width > 0 else { return }
+        if c.right { output.alignRight(from: start, width: c.width) } else { output.padLeftAligned(from: start, width: c.width) }
+    }
+
     enum Style { case table, json, csv }
 
-    private func writeValue(_ f: FieldSpec, _ bytes: UnsafeRawBufferPointer, style: Style) {
-        if f.display == .ipv4 || f.display == .ipv6 {
-            quoted(style) { IPAddress.append(UnsafeRawBufferPointer(rebasing: bytes[f.offset..<(f.offset + f.size)]), to: output) }
-            return
-        }
-        switch f.type {
-        case .string:
-            let available = max(0, min(f.size, bytes.count - f.offset))
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[f.offset..<(f.offset + available)])
-            let text = UnsafeRawBufferPointer(rebasing: slice[..<(slice.firstIndex(of: 0) ?? slice.endIndex)])
-            switch style {
-            case .table: TableText.append(text, to: output)
-            case .json: JSONText.appendString(text, to: output)
-            case .csv: CSVText.append(text, to: output)
-            }
-            return
-        case .bytes:
-            let quote = style == .json
-            if quote { output.append(UInt8(ascii: "\"")) }
-            for b in bytes[f.offset..<(f.offset + f.size)] { output.appendRadix(UInt64(b), radix: 16, minDigits: 2) }
-            if quote { output.append(UInt8(ascii: "\"")) }
-            return
-        case .bool:
-            output.append(bytes[f.offset] != 0 ? StaticString("true") : StaticString("false"))
-            return
-        default:
-            break
-        }
-        let raw = loadInteger(f, bytes)
-        switch f.display {
-        case nil, .errno?:
-            if f.type.isSigned { output.appendDecimal(Int64(bitPattern: raw)) } else { output.appendDecimal(raw) }
-        case .timestamp?:
-            let quote = style == .json
-            if quote { output.append(UInt8(ascii: "\"")) }
-            if style == .table { clock.appendTimeOfDay(bootNanoseconds: raw, to: output) } else { clock.appendISO8601(bootNanoseconds: raw, to: output) }
-            if quote { output.append(UInt8(ascii: "\"")) }
-        case .openFlags?:
-            if style == .table {
-                output.appendRadix(raw, radix: 8, minDigits: 8)
+    private func write(_ plan: FieldPlan, _ layout: Layout, _ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
+        switch plan {
+        case .string(let offset, let size, let argv):
+            let available = max(0, min(size, bytes.count - offset))
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + available)])
+            if argv {
+                scratch.reset()
+                var end = slice.count
+                while end > 0 && slice[end - 1] == 0 { end -= 1 }
+                for b in slice[..<end] { scratch.append(b == 0 ? 0x20 : b) }
+                text(scratch.bytes, style, to: out)
             } else {
-                quoted(style) { OpenFlags.append(raw, to: output) }
+                text(UnsafeRawBufferPointer(rebasing: slice[..<(slice.firstIndex(of: 0) ?? slice.endIndex)]), style, to: out)
             }
-        case .octal?:
-            quoted(style) {
-                if raw != 0 { output.append(UInt8(ascii: "0")) }
-                output.appendRadix(raw, radix: 8)
+        case .bytes(let offset, let size):
+            quoted(style, out) {
+                for b in bytes[offset..<(offset + size)] { out.appendRadix(UInt64(b), radix: 16, minDigits: 2) }
             }
-        case .hex?:
-            quoted(style) {
-                output.append(StaticString("0x"))
-                output.appendRadix(raw, radix: 16)
+        case .bool(let offset):
+            out.append(bytes[offset] != 0 ? StaticString("true") : StaticString("false"))
+        case .address(let offset, let size):
+            quoted(style, out) { IPAddress.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]), to: out) }
+        case .integer(let offset, let type, let render):
+            let raw = loadInteger(offset, type, bytes)
+            writeInteger(raw, signed: type.isSigned, render, style, to: out)
+        case .template(let t):
+            var segments = t.fallback
+            if let sel = t.selector, case .integer(let o, let type, _) = layout.plans[sel] {
+                segments = t.byValue[Int64(bitPattern: loadInteger(o, type, bytes))] ?? t.fallback
             }
-        case .signal?:
-            quoted(style) { Signals.append(Int64(bitPattern: raw), to: output) }
-        case .ipv4?, .ipv6?:
-            break // rendered above, whatever the type
+            if style == .table {
+                writeSegments(segments, layout, bytes, to: out)
+            } else {
+                scratch.reset()
+                writeSegments(segments, layout, bytes, to: scratch)
+                text(scratch.bytes, style, to: out)
+            }
         }
     }
 
-    @inline(__always) private func quoted(_ style: Style, _ body: () -> Void) {
-        if style == .json { output.append(UInt8(ascii: "\"")) }
-        body()
-        if style == .json { output.append(UInt8(ascii: "\"")) }
+    private func writeSegments(_ segments: [FieldPlan.Template.Segment], _ layout: Layout, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        for s in segments {
+            switch s {
+            case .literal(let text): out.append(text)
+            case .field(let i):
+                // A nested template or argv would reuse the scratch buffer; schemas cannot nest
+                // templates, and argv inside a template is written as plain text.
+                if case .string(let offset, let size, true) = layout.plans[i] {
+                    let available = max(0, min(size, bytes.count - offset))
+                    var end = offset + available
+                    while end > offset && bytes[end - 1] == 0 { end -= 1 }
+                    let start = out.count
+                    for b in bytes[offset..<end] { out.append(b == 0 ? 0x20 : b) }
+                    TableText.sanitize(out, from: start)
+                } else {
+                    write(layout.plans[i], layout, bytes, .table, to: out)
+                }
+            }
+        }
     }
 
-    @inline(__always) private func loadInteger(_ f: FieldSpec, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        switch f.type {
-        case .u8: return UInt64(bytes.load(fromByteOffset: f.offset, as: UInt8.self))
-        case .i8: return UInt64(bitPattern: Int64(bytes.load(fromByteOffset: f.offset, as: Int8.self)))
-        case .u16: return UInt64(bytes.loadUnaligned(fromByteOffset: f.offset, as: UInt16.self))
-        case .i16: return UInt64(bitPattern: Int64(bytes.loadUnaligned(fromByteOffset: f.offset, as: Int16.self)))
-        case .u32: return UInt64(bytes.loadUnaligned(fromByteOffset: f.offset, as: UInt32.self))
-        case .i32: return UInt64(bitPattern: Int64(bytes.loadUnaligned(fromByteOffset: f.offset, as: Int32.self)))
-        case .u64, .i64: return bytes.loadUnaligned(fromByteOffset: f.offset, as: UInt64.self)
+    private func text(_ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
+        switch style {
+        case .table: TableText.append(bytes, to: out)
+        case .json: JSONText.appendString(bytes, to: out)
+        case .csv: CSVText.append(bytes, to: out)
+        }
+    }
+
+    private func writeInteger(_ raw: UInt64, signed: Bool, _ render: FieldPlan.IntegerRender, _ style: Style, to out: OutputBuffer) {
+        switch render {
+        case .decimal:
+            if signed { out.appendDecimal(Int64(bitPattern: raw)) } else { out.appendDecimal(raw) }
+        case .timestamp:
+            quoted(style, out) {
+                if style == .table { clock.appendTimeOfDay(bootNanoseconds: raw, to: out) } else { clock.appendISO8601(bootNanoseconds: raw, to: out) }
+            }
+        case .openFlags:
+            if style == .table { out.appendRadix(raw, radix: 8, minDigits: 8) } else { quoted(style, out) { OpenFlags.append(raw, to: out) } }
+        case .octal:
+            quoted(style, out) {
+                if raw != 0 { out.append(UInt8(ascii: "0")) }
+                out.appendRadix(raw, radix: 8)
+            }
+        case .hex:
+            quoted(style, out) {
+                out.append(StaticString("0x"))
+                out.appendRadix(raw, radix: 16)
+            }
+        case .signal:
+            quoted(style, out) { Signals.append(Int64(bitPattern: raw), to: out) }
+        case .values(let names):
+            if let name = names[Int64(bitPattern: raw)] {
+                quoted(style, out) { out.append(name) }
+            } else if signed {
+                out.appendDecimal(Int64(bitPattern: raw))
+            } else {
+                out.appendDecimal(raw)
+            }
+        case .bits(let names):
+            quoted(style, out) {
+                guard raw != 0 else { out.append(StaticString("0x0")); return }
+                var rest = raw
+                var first = true
+                for (bit, name) in names where bit != 0 && rest & bit == bit {
+                    if !first { out.append(UInt8(ascii: "|")) }
+                    out.append(name)
+                    rest &= ~bit
+                    first = false
+                }
+                if rest != 0 {
+                    if !first { out.append(UInt8(ascii: "|")) }
+                    out.append(StaticString("0x"))
+                    out.appendRadix(rest, radix: 16)
+                }
+            }
+        case .scaled(let divisor, let decimals):
+            var magnitude = raw
+            if signed && Int64(bitPattern: raw) < 0 {
+                out.append(UInt8(ascii: "-"))
+                magnitude = UInt64(bitPattern: 0 &- Int64(bitPattern: raw))
+            }
+            out.appendDecimal(magnitude / divisor)
+            if decimals > 0 {
+                var pow: UInt64 = 1
+                for _ in 0..<decimals { pow *= 10 }
+                let frac = (magnitude % divisor).multipliedFullWidth(by: pow)
+                out.append(UInt8(ascii: "."))
+                out.appendFixed(divisor.dividingFullWidth(frac).quotient, digits: decimals)
+            }
+        }
+    }
+
+    @inline(__always) private func quoted(_ style: Style, _ out: OutputBuffer, _ body: () -> Void) {
+        if style == .json { out.append(UInt8(ascii: "\"")) }
+        body()
+        if style == .json { out.append(UInt8(ascii: "\"")) }
+    }
+
+    @inline(__always) private func loadInteger(_ offset: Int, _ type: FieldType, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        switch type {
+        case .u8: return UInt64(bytes.load(fromByteOffset: offset, as: UInt8.self))
+        case .i8: return UInt64(bitPattern: Int64(bytes.load(fromByteOffset: offset, as: Int8.self)))
+        case .u16: return UInt64(bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        case .i16: return UInt64(bitPattern: Int64(bytes.loadUnaligned(fromByteOffset: offset, as: Int16.self)))
+        case .u32: return UInt64(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        case .i32: return UInt64(bitPattern: Int64(bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
+        case .u64, .i64: return bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
         default: return 0
         }
     }

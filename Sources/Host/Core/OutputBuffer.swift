@@ -165,6 +165,12 @@ public final class OutputBuffer {
         appendSpaces(width - (count - start))
     }
 
+    /// Forgets the contents (for scratch buffers that never flush).
+    func reset() { count = 0 }
+
+    /// The bytes written so far, valid until the next write.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+
     /// The bytes written so far (for tests).
     public var contents: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
 }

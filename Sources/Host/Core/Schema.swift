@@ -176,6 +176,8 @@ public struct ParameterSpec: Codable, Equatable {
 
 public enum FieldType: String, Codable {
     case u8, u16, u32, u64, i8, i16, i32, i64, bool, string, bytes
+    /// Not in the record: text composed from other fields by `template`.
+    case template
 
     /// Fixed size of the type, nil for variable-size string and bytes.
     var fixedSize: Int? {
@@ -184,7 +186,7 @@ public enum FieldType: String, Codable {
         case .u16, .i16: return 2
         case .u32, .i32: return 4
         case .u64, .i64: return 8
-        case .string, .bytes: return nil
+        case .string, .bytes, .template: return nil
         }
     }
 
@@ -207,6 +209,8 @@ public enum DisplayHint: String, Codable {
     case ipv4
     /// 16 bytes, network order.
     case ipv6
+    /// NUL-separated strings (an argv), shown joined by spaces.
+    case argv
 }
 
 public enum Alignment: String, Codable { case left, right }
@@ -228,17 +232,104 @@ public struct FieldSpec: Codable, Equatable {
     public var hidden: Bool?
     /// Member of the record's BTF struct this field mirrors, when its name differs.
     public var member: String?
+    /// Integer fields: names for values ("6": "TCP"); unmapped values show as numbers.
+    public var values: [String: String]?
+    /// Integer fields: names of flag bits ("MS_RDONLY": 1), shown joined by '|'.
+    public var bits: [String: UInt64]?
+    /// Integer fields: shown as value / scale with `decimals` digits (ns -> ms: 1000000, 3).
+    public var scale: UInt64?
+    public var decimals: Int?
+    /// Template fields: text with {field} placeholders.
+    public var template: String?
+    /// Template fields: per-value templates chosen by the integer field named by `select`;
+    /// `template` is the fallback.
+    public var templates: [String: String]?
+    public var select: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, offset, size, display, column, width, align, when, hidden, member, values, bits, scale,
+             decimals, template, templates, select
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        type = try c.decode(FieldType.self, forKey: .type)
+        // Template fields occupy no bytes of the record.
+        offset = try type == .template ? c.decodeIfPresent(Int.self, forKey: .offset) ?? 0 : c.decode(Int.self, forKey: .offset)
+        size = try type == .template ? c.decodeIfPresent(Int.self, forKey: .size) ?? 0 : c.decode(Int.self, forKey: .size)
+        display = try c.decodeIfPresent(DisplayHint.self, forKey: .display)
+        column = try c.decodeIfPresent(String.self, forKey: .column)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        align = try c.decodeIfPresent(Alignment.self, forKey: .align)
+        when = try c.decodeIfPresent(String.self, forKey: .when)
+        hidden = try c.decodeIfPresent(Bool.self, forKey: .hidden)
+        member = try c.decodeIfPresent(String.self, forKey: .member)
+        values = try c.decodeIfPresent([String: String].self, forKey: .values)
+        bits = try c.decodeIfPresent([String: UInt64].self, forKey: .bits)
+        scale = try c.decodeIfPresent(UInt64.self, forKey: .scale)
+        decimals = try c.decodeIfPresent(Int.self, forKey: .decimals)
+        template = try c.decodeIfPresent(String.self, forKey: .template)
+        templates = try c.decodeIfPresent([String: String].self, forKey: .templates)
+        select = try c.decodeIfPresent(String.self, forKey: .select)
+    }
 
     public var header: String { column ?? name.uppercased() }
     public var btfMember: String { member ?? name }
+
+    /// Literal text and field names of a template, in order.
+    static func parseTemplate(_ text: String) -> [(literal: String, field: String?)] {
+        var parts: [(String, String?)] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            parts.append((String(rest[..<open]), String(rest[rest.index(after: open)..<close])))
+            rest = rest[rest.index(after: close)...]
+        }
+        parts.append((String(rest), nil))
+        return parts
+    }
+
+    private func validateTemplate(record: RecordLayout, fail: (String) -> EunomiaError) throws {
+        guard template != nil || templates != nil else { throw fail("a template field needs template or templates") }
+        let texts = [template].compactMap { $0 } + (templates.map { Array($0.values) } ?? [])
+        for text in texts {
+            for case let (_, name?) in FieldSpec.parseTemplate(text) {
+                guard let f = record.fields.first(where: { $0.name == name }), f.type != .template else {
+                    throw fail("template refers to '{\(name)}', which is not a field of the record")
+                }
+            }
+        }
+        if templates != nil {
+            guard let sel = select, let f = record.fields.first(where: { $0.name == sel }), f.type.isInteger else {
+                throw fail("templates need select naming an integer field")
+            }
+            if let bad = templates!.keys.first(where: { Int64($0) == nil }) { throw fail("templates key '\(bad)' is not an integer") }
+        }
+    }
 
     func validate(source: String, record: RecordLayout, parameters: [ParameterSpec]) throws {
         func fail(_ msg: String) -> EunomiaError {
             EunomiaError("\(source): record '\(record.name)' field '\(name)': \(msg)")
         }
+        if type == .template {
+            try validateTemplate(record: record, fail: fail)
+            return
+        }
         guard offset >= 0, size > 0, offset + size <= record.size else {
             throw fail("offset \(offset) + size \(size) lies outside the record's \(record.size) bytes")
         }
+        if values != nil || bits != nil || scale != nil {
+            guard type.isInteger else { throw fail("values, bits and scale need an integer type") }
+            guard [values != nil, bits != nil, scale != nil, display != nil].filter({ $0 }).count == 1 else {
+                throw fail("use only one of display, values, bits and scale")
+            }
+        }
+        if let values, let bad = values.keys.first(where: { Int64($0) == nil }) {
+            throw fail("values key '\(bad)' is not an integer")
+        }
+        if let scale, scale == 0 { throw fail("scale must be positive") }
+        if let d = decimals, !(0...9).contains(d) { throw fail("decimals must be 0 to 9") }
+        if display == .argv && type != .string { throw fail("display argv needs type string") }
         if let fixed = type.fixedSize, fixed != size {
             throw fail("type \(type.rawValue) has \(fixed) bytes, not \(size)")
         }
@@ -272,7 +363,7 @@ public struct RecordLayout: Codable, Equatable {
 
     /// Bytes a record must have: everything up to the end of the furthest non-string field.
     public var minimumSize: Int {
-        fields.map { $0.type == .string ? $0.offset : $0.offset + $0.size }.max() ?? 0
+        fields.map { $0.type == .string || $0.type == .template ? $0.offset : $0.offset + $0.size }.max() ?? 0
     }
 
     func validate(source: String, parameters: [ParameterSpec]) throws {

@@ -66,8 +66,12 @@ enum UTF8Validation {
 /// cannot move the cursor or fake a line.
 enum TableText {
     static func append(_ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        let start = out.count
         out.append(bytes)
-        let start = out.count - bytes.count
+        sanitize(out, from: start)
+    }
+
+    static func sanitize(_ out: OutputBuffer, from start: Int) {
         for i in start..<out.count where out.storage[i] < 0x20 || out.storage[i] == 0x7F {
             out.storage[i] = UInt8(ascii: "?")
         }

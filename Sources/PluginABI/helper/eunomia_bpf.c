@@ -71,6 +71,44 @@ bool eunomia_tracepoint_exists(const char *category, const char *event)
     return false;
 }
 
+bool eunomia_kprobe_available(const char *symbol)
+{
+    if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)
+        return false;
+    if (!symbol)
+        return true;
+    FILE *f = fopen("/proc/kallsyms", "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t len = strlen(symbol);
+    while (!found && fgets(line, sizeof(line), f)) {
+        /* "ffffffff81000000 T name [module]" */
+        char *name = strchr(line, ' ');
+        name = name ? strchr(name + 1, ' ') : NULL;
+        if (name && strncmp(name + 1, symbol, len) == 0 && (name[1 + len] == '\n' || name[1 + len] == ' ' ||
+                                                            name[1 + len] == '\t' || name[1 + len] == '\0'))
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+eunomia_status eunomia_bpf_disable_section_prefix(struct eunomia_bpf *bpf, const char *prefix, char *err,
+                                                  size_t err_size)
+{
+    (void)err;
+    (void)err_size;
+    struct bpf_program *prog;
+    size_t len = strlen(prefix);
+    bpf_object__for_each_program(prog, bpf->obj) {
+        if (strncmp(bpf_program__section_name(prog), prefix, len) == 0)
+            bpf_program__set_autoload(prog, false);
+    }
+    return EUNOMIA_OK;
+}
+
 static struct bpf_map *find_rodata(struct bpf_object *obj)
 {
     struct bpf_map *map;

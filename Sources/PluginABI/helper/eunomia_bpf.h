@@ -34,8 +34,17 @@ eunomia_status eunomia_bpf_set_const(struct eunomia_bpf *bpf, const char *name, 
 eunomia_status eunomia_bpf_disable_program(struct eunomia_bpf *bpf, const char *prog_name, char *err,
                                            size_t err_size);
 
+/* Do not load or attach any program whose section name starts with prefix ("kprobe/", "kretprobe/"). */
+eunomia_status eunomia_bpf_disable_section_prefix(struct eunomia_bpf *bpf, const char *prefix, char *err,
+                                                  size_t err_size);
+
 /* True when tracefs has events/CATEGORY/EVENT on this kernel. */
 bool eunomia_tracepoint_exists(const char *category, const char *event);
+
+/* True when the kernel supports kprobes (CONFIG_KPROBES) and has kernel function symbol
+ * (listed in /proc/kallsyms); symbol may be NULL to ask only for kprobe support. Plugins keep
+ * kprobe programs as a first choice and fall back to tracepoints when this is false. */
+bool eunomia_kprobe_available(const char *symbol);
 
 /* Write a message to the host log. */
 void eunomia_bpf_log(struct eunomia_bpf *bpf, int32_t level, const char *fmt, ...)
