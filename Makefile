@@ -13,7 +13,7 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run clean
+.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run bench clean
 
 all: build
 
@@ -57,7 +57,7 @@ packages: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 >/dev/null
 	$(MAKE) --no-print-directory kernel-setup
 
 kernel-setup:
@@ -75,6 +75,24 @@ run: install-plugins
 test: build
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
 	swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+
+BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer
+
+$(BUILD)/bench/synthetic.so: bench/synthetic_plugin.c $(HELPER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $< -o $@ -shared
+
+$(BUILD)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall $< -o $@
+
+$(BUILD)/bench/minimal_consumer: bench/minimal_consumer.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall $< -o $@ -lbpf
+
+# Benchmarks: results in bench/results/latest.{json,md}. Not part of the tests.
+bench: build $(BENCH_TOOLS)
+	python3 bench/run.py
 
 clean:
 	rm -rf $(BUILD) bin .build

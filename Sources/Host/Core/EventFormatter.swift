@@ -5,15 +5,16 @@ public enum OutputFormat: String, CaseIterable, Codable {
     case table, json, csv
 }
 
-/// How one field is rendered, worked out once from the schema so the per-event path only
-/// switches on a small enum and writes bytes.
+/// How one field is rendered, worked out once from the schema. Trivially copyable (tables of
+/// names and templates live in the formatter), so the per-event path does no reference counting.
 enum FieldPlan {
     case string(offset: Int, size: Int, argv: Bool)
     case bytes(offset: Int, size: Int)
     case bool(offset: Int)
     case address(offset: Int, size: Int)
     case integer(offset: Int, type: FieldType, render: IntegerRender)
-    case template(Template)
+    /// Index into EventFormatter.templates.
+    case template(Int)
 
     enum IntegerRender {
         case decimal
@@ -22,8 +23,10 @@ enum FieldPlan {
         case octal
         case hex
         case signal
-        case values([Int64: [UInt8]])
-        case bits([(UInt64, [UInt8])])
+        /// Index into EventFormatter.valueNames.
+        case values(Int)
+        /// Index into EventFormatter.bitNames.
+        case bits(Int)
         case scaled(divisor: UInt64, decimals: Int)
     }
 
@@ -33,58 +36,6 @@ enum FieldPlan {
         let selector: Int?
         let byValue: [Int64: [Segment]]
     }
-
-    /// JSON writes these unquoted.
-    var isJSONNumber: Bool {
-        switch self {
-        case .integer(_, _, .decimal), .integer(_, _, .scaled): return true
-        default: return false
-        }
-    }
-
-    init(_ f: FieldSpec, in record: RecordLayout) {
-        switch f.type {
-        case .string: self = .string(offset: f.offset, size: f.size, argv: f.display == .argv)
-        case .bool: self = .bool(offset: f.offset)
-        case .bytes where f.display == .ipv4 || f.display == .ipv6: self = .address(offset: f.offset, size: f.size)
-        case .bytes: self = .bytes(offset: f.offset, size: f.size)
-        case .template:
-            func compile(_ text: String) -> [Template.Segment] {
-                FieldSpec.parseTemplate(text).flatMap { literal, name -> [Template.Segment] in
-                    var segs: [Template.Segment] = literal.isEmpty ? [] : [.literal(Array(literal.utf8))]
-                    if let name, let i = record.fields.firstIndex(where: { $0.name == name }) { segs.append(.field(i)) }
-                    return segs
-                }
-            }
-            var byValue: [Int64: [Template.Segment]] = [:]
-            for (k, v) in f.templates ?? [:] { byValue[Int64(k)!] = compile(v) }
-            self = .template(Template(fallback: f.template.map(compile) ?? [], selector: f.select.flatMap { s in record.fields.firstIndex { $0.name == s } },
-                                      byValue: byValue))
-        default:
-            if f.display == .ipv4 || f.display == .ipv6 {
-                self = .address(offset: f.offset, size: f.size)
-                return
-            }
-            let render: IntegerRender
-            if let values = f.values {
-                render = .values(Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, Array($0.value.utf8)) }))
-            } else if let bits = f.bits {
-                render = .bits(bits.map { ($0.value, Array($0.key.utf8)) }.sorted { $0.0 < $1.0 })
-            } else if let scale = f.scale {
-                render = .scaled(divisor: scale, decimals: f.decimals ?? 0)
-            } else {
-                switch f.display {
-                case .timestamp?: render = .timestamp
-                case .openFlags?: render = .openFlags
-                case .octal?: render = .octal
-                case .hex?: render = .hex
-                case .signal?: render = .signal
-                default: render = .decimal
-                }
-            }
-            self = .integer(offset: f.offset, type: f.type, render: render)
-        }
-    }
 }
 
 /// Decodes records by their schema layout and writes them as table rows, JSON lines or CSV,
@@ -92,23 +43,61 @@ enum FieldPlan {
 public final class EventFormatter: RecordSink {
     struct Column {
         let field: Int
-        let header: String
         let width: Int
         let right: Bool
     }
 
-    struct Layout {
+    /// Everything about one record layout that the per-event path reads, in flat buffers.
+    final class Layout {
         let record: RecordLayout
         let minimumSize: Int
-        let plans: [FieldPlan]
-        let tableColumns: [Column]
-        /// `"name":` for each field, pre-encoded.
-        let jsonKeys: [[UInt8]]
+        let maximumSize: Int
+        let plans: UnsafeMutableBufferPointer<FieldPlan>
+        let columns: UnsafeMutableBufferPointer<Column>
+        let headers: [String]
+        /// `"name":` of every field, back to back; keyRanges[i] locates field i's.
+        let keyBytes: UnsafeMutableBufferPointer<UInt8>
+        let keyRanges: UnsafeMutableBufferPointer<Range<Int>>
+
+        init(record: RecordLayout, plans: [FieldPlan], columns: [Column]) {
+            self.record = record
+            minimumSize = record.minimumSize
+            maximumSize = record.size
+            self.plans = .allocate(capacity: plans.count)
+            _ = self.plans.initialize(from: plans)
+            self.columns = .allocate(capacity: columns.count)
+            _ = self.columns.initialize(from: columns)
+            headers = columns.map { record.fields[$0.field].header }
+            let keys = OutputBuffer { _ in true }
+            var ranges: [Range<Int>] = []
+            for f in record.fields {
+                let start = keys.count
+                JSONText.appendString(Array(f.name.utf8), to: keys)
+                keys.append(UInt8(ascii: ":"))
+                ranges.append(start..<keys.count)
+            }
+            keyBytes = .allocate(capacity: keys.count)
+            _ = keyBytes.initialize(from: keys.contents)
+            keyRanges = .allocate(capacity: ranges.count)
+            _ = keyRanges.initialize(from: ranges)
+        }
+
+        deinit {
+            plans.deallocate()
+            columns.deallocate()
+            keyBytes.deallocate()
+            keyRanges.deallocate()
+        }
     }
 
     public let format: OutputFormat
     public let output: OutputBuffer
-    private let layouts: [UInt32: Layout]
+    /// The lowest record id's layout, checked first (most plugins have one); then the rest.
+    private let primary: Layout?
+    private let others: [UInt32: Layout]
+    private var valueNames: [[Int64: [UInt8]]] = []
+    private var bitNames: [[(UInt64, [UInt8])]] = []
+    private var templates: [FieldPlan.Template] = []
     private let clock = WallClock()
     /// Holds composed text (templates, argv) before it is escaped for JSON or CSV.
     private let scratch = OutputBuffer(capacity: 4096) { _ in true }
@@ -117,38 +106,81 @@ public final class EventFormatter: RecordSink {
     public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer) {
         self.format = format
         self.output = output
-        var layouts: [UInt32: Layout] = [:]
-        for record in schema.records {
+        var layouts: [Layout] = []
+        var valueNames: [[Int64: [UInt8]]] = []
+        var bitNames: [[(UInt64, [UInt8])]] = []
+        var templates: [FieldPlan.Template] = []
+        for record in schema.records.sorted(by: { $0.id < $1.id }) {
             let visible = record.fields.indices.filter { i in
                 let f = record.fields[i]
                 return f.hidden != true && (f.when.map { parameters.bool($0) } ?? true)
             }
             let columns = visible.enumerated().map { n, i in
                 let f = record.fields[i]
-                return Column(field: i, header: f.header, width: n == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count),
-                              right: f.align == .right)
+                return Column(field: i, width: n == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count), right: f.align == .right)
             }
-            let keys = record.fields.map { f -> [UInt8] in
-                let out = OutputBuffer { _ in true }
-                JSONText.appendString(Array(f.name.utf8), to: out)
-                out.append(UInt8(ascii: ":"))
-                return out.contents
+            let plans = record.fields.map { f -> FieldPlan in
+                switch f.type {
+                case .string: return .string(offset: f.offset, size: f.size, argv: f.display == .argv)
+                case .bool: return .bool(offset: f.offset)
+                case .bytes where f.display == .ipv4 || f.display == .ipv6: return .address(offset: f.offset, size: f.size)
+                case .bytes: return .bytes(offset: f.offset, size: f.size)
+                case .template:
+                    func compile(_ text: String) -> [FieldPlan.Template.Segment] {
+                        FieldSpec.parseTemplate(text).flatMap { literal, name -> [FieldPlan.Template.Segment] in
+                            var segs: [FieldPlan.Template.Segment] = literal.isEmpty ? [] : [.literal(Array(literal.utf8))]
+                            if let name, let i = record.fields.firstIndex(where: { $0.name == name }) { segs.append(.field(i)) }
+                            return segs
+                        }
+                    }
+                    var byValue: [Int64: [FieldPlan.Template.Segment]] = [:]
+                    for (k, v) in f.templates ?? [:] { byValue[Int64(k)!] = compile(v) }
+                    templates.append(FieldPlan.Template(fallback: f.template.map(compile) ?? [],
+                                                        selector: f.select.flatMap { s in record.fields.firstIndex { $0.name == s } },
+                                                        byValue: byValue))
+                    return .template(templates.count - 1)
+                default:
+                    if f.display == .ipv4 || f.display == .ipv6 { return .address(offset: f.offset, size: f.size) }
+                    let render: FieldPlan.IntegerRender
+                    if let values = f.values {
+                        valueNames.append(Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, Array($0.value.utf8)) }))
+                        render = .values(valueNames.count - 1)
+                    } else if let bits = f.bits {
+                        bitNames.append(bits.map { ($0.value, Array($0.key.utf8)) }.sorted { $0.0 < $1.0 })
+                        render = .bits(bitNames.count - 1)
+                    } else if let scale = f.scale {
+                        render = .scaled(divisor: scale, decimals: f.decimals ?? 0)
+                    } else {
+                        switch f.display {
+                        case .timestamp?: render = .timestamp
+                        case .openFlags?: render = .openFlags
+                        case .octal?: render = .octal
+                        case .hex?: render = .hex
+                        case .signal?: render = .signal
+                        default: render = .decimal
+                        }
+                    }
+                    return .integer(offset: f.offset, type: f.type, render: render)
+                }
             }
-            layouts[record.id] = Layout(record: record, minimumSize: record.minimumSize,
-                                        plans: record.fields.map { FieldPlan($0, in: record) }, tableColumns: columns, jsonKeys: keys)
+            layouts.append(Layout(record: record, plans: plans, columns: columns))
         }
-        self.layouts = layouts
+        primary = layouts.first
+        others = Dictionary(uniqueKeysWithValues: layouts.dropFirst().map { ($0.record.id, $0) })
+        self.valueNames = valueNames
+        self.bitNames = bitNames
+        self.templates = templates
     }
 
     /// Table and CSV headers, for the first record layout.
     public func writeHeader() {
-        guard let first = layouts.values.min(by: { $0.record.id < $1.record.id }) else { return }
+        guard let first = primary else { return }
         switch format {
         case .table:
-            for (i, c) in first.tableColumns.enumerated() {
+            for (i, c) in first.columns.enumerated() {
                 if i > 0 { output.append(UInt8(ascii: " ")) }
                 let start = output.count
-                output.append(c.header)
+                output.append(first.headers[i])
                 align(from: start, c)
             }
             output.append(UInt8(ascii: "\n"))
@@ -165,31 +197,35 @@ public final class EventFormatter: RecordSink {
     }
 
     public func consume(recordID: UInt32, bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let layout = layouts[recordID], bytes.count >= layout.minimumSize, bytes.count <= layout.record.size else {
+        let found: Layout?
+        if let p = primary, p.record.id == recordID { found = p } else { found = others[recordID] }
+        guard let layout = found, bytes.count >= layout.minimumSize, bytes.count <= layout.maximumSize else {
             malformed += 1
             return false
         }
+        let plans = layout.plans
         switch format {
         case .table:
-            for (i, c) in layout.tableColumns.enumerated() {
+            for (i, c) in layout.columns.enumerated() {
                 if i > 0 { output.append(UInt8(ascii: " ")) }
                 let start = output.count
-                write(layout.plans[c.field], layout, bytes, .table, to: output)
+                write(plans[c.field], plans, bytes, .table, to: output)
                 align(from: start, c)
             }
             output.append(UInt8(ascii: "\n"))
         case .json:
             output.append(UInt8(ascii: "{"))
-            for i in layout.plans.indices {
+            for i in plans.indices {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
-                output.append(layout.jsonKeys[i])
-                write(layout.plans[i], layout, bytes, .json, to: output)
+                let key = layout.keyRanges[i]
+                output.append(UnsafeRawBufferPointer(start: layout.keyBytes.baseAddress! + key.lowerBound, count: key.count))
+                write(plans[i], plans, bytes, .json, to: output)
             }
             output.append(StaticString("}\n"))
         case .csv:
-            for i in layout.plans.indices {
+            for i in plans.indices {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
-                write(layout.plans[i], layout, bytes, .csv, to: output)
+                write(plans[i], plans, bytes, .csv, to: output)
             }
             output.append(UInt8(ascii: "\n"))
         }
@@ -204,7 +240,7 @@ public final class EventFormatter: RecordSink {
 
     enum Style { case table, json, csv }
 
-    private func write(_ plan: FieldPlan, _ layout: Layout, _ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
+    private func write(_ plan: FieldPlan, _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
         switch plan {
         case .string(let offset, let size, let argv):
             let available = max(0, min(size, bytes.count - offset))
@@ -216,7 +252,11 @@ public final class EventFormatter: RecordSink {
                 for b in slice[..<end] { scratch.append(b == 0 ? 0x20 : b) }
                 text(scratch.bytes, style, to: out)
             } else {
-                text(UnsafeRawBufferPointer(rebasing: slice[..<(slice.firstIndex(of: 0) ?? slice.endIndex)]), style, to: out)
+                var length = slice.count
+                if let base = slice.baseAddress, let nul = memchr(base, 0, slice.count) {
+                    length = base.distance(to: UnsafeRawPointer(nul))
+                }
+                text(UnsafeRawBufferPointer(rebasing: slice[..<length]), style, to: out)
             }
         case .bytes(let offset, let size):
             quoted(style, out) {
@@ -229,29 +269,30 @@ public final class EventFormatter: RecordSink {
         case .integer(let offset, let type, let render):
             let raw = loadInteger(offset, type, bytes)
             writeInteger(raw, signed: type.isSigned, render, style, to: out)
-        case .template(let t):
+        case .template(let index):
+            let t = templates[index]
             var segments = t.fallback
-            if let sel = t.selector, case .integer(let o, let type, _) = layout.plans[sel] {
+            if let sel = t.selector, case .integer(let o, let type, _) = plans[sel] {
                 segments = t.byValue[Int64(bitPattern: loadInteger(o, type, bytes))] ?? t.fallback
             }
             if style == .table {
-                writeSegments(segments, layout, bytes, to: out)
+                writeSegments(segments, plans, bytes, to: out)
             } else {
                 scratch.reset()
-                writeSegments(segments, layout, bytes, to: scratch)
+                writeSegments(segments, plans, bytes, to: scratch)
                 text(scratch.bytes, style, to: out)
             }
         }
     }
 
-    private func writeSegments(_ segments: [FieldPlan.Template.Segment], _ layout: Layout, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+    private func writeSegments(_ segments: [FieldPlan.Template.Segment], _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
         for s in segments {
             switch s {
             case .literal(let text): out.append(text)
             case .field(let i):
                 // A nested template or argv would reuse the scratch buffer; schemas cannot nest
                 // templates, and argv inside a template is written as plain text.
-                if case .string(let offset, let size, true) = layout.plans[i] {
+                if case .string(let offset, let size, true) = plans[i] {
                     let available = max(0, min(size, bytes.count - offset))
                     var end = offset + available
                     while end > offset && bytes[end - 1] == 0 { end -= 1 }
@@ -259,7 +300,7 @@ public final class EventFormatter: RecordSink {
                     for b in bytes[offset..<end] { out.append(b == 0 ? 0x20 : b) }
                     TableText.sanitize(out, from: start)
                 } else {
-                    write(layout.plans[i], layout, bytes, .table, to: out)
+                    write(plans[i], plans, bytes, .table, to: out)
                 }
             }
         }
@@ -295,15 +336,16 @@ public final class EventFormatter: RecordSink {
             }
         case .signal:
             quoted(style, out) { Signals.append(Int64(bitPattern: raw), to: out) }
-        case .values(let names):
-            if let name = names[Int64(bitPattern: raw)] {
+        case .values(let index):
+            if let name = valueNames[index][Int64(bitPattern: raw)] {
                 quoted(style, out) { out.append(name) }
             } else if signed {
                 out.appendDecimal(Int64(bitPattern: raw))
             } else {
                 out.appendDecimal(raw)
             }
-        case .bits(let names):
+        case .bits(let index):
+            let names = bitNames[index]
             quoted(style, out) {
                 guard raw != 0 else { out.append(StaticString("0x0")); return }
                 var rest = raw

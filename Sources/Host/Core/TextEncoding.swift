@@ -3,17 +3,27 @@ import Foundation
 /// JSON string escaping (RFC 8259) of raw bytes; invalid UTF-8 is replaced with U+FFFD so
 /// every line stays valid JSON whatever a process put in its path or comm.
 enum JSONText {
-    static func appendString<C: Collection>(_ bytes: C, to out: OutputBuffer) where C.Element == UInt8, C.Index == Int {
+    /// Bytes that JSON strings carry as they are: printable ASCII except '"' and '\\'.
+    @inline(__always) static func isPlain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C }
+
+    static func appendString(_ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
         out.append(UInt8(ascii: "\""))
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            // Copy the longest run of plain bytes in one go: paths and names are mostly plain.
+            var j = i
+            while j < n && isPlain(bytes[j]) { j += 1 }
+            if j > i {
+                out.append(UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+                i = j
+                if i == n { break }
+            }
             let b = bytes[i]
-            if b >= 0x20 && b < 0x80 {
-                if b == 0x22 || b == 0x5C { out.append(0x5C) }
-                out.append(b)
-                i += 1
-            } else if b < 0x20 {
+            if b < 0x80 {
                 switch b {
+                case 0x22: out.append(StaticString("\\\""))
+                case 0x5C: out.append(StaticString("\\\\"))
                 case 0x0A: out.append(StaticString("\\n"))
                 case 0x09: out.append(StaticString("\\t"))
                 case 0x0D: out.append(StaticString("\\r"))
@@ -25,7 +35,7 @@ enum JSONText {
             } else {
                 let len = UTF8Validation.sequenceLength(bytes, at: i)
                 if len > 0 {
-                    for j in i..<(i + len) { out.append(bytes[j]) }
+                    out.append(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + len)]))
                     i += len
                 } else {
                     out.append(StaticString("\u{FFFD}"))
@@ -35,11 +45,15 @@ enum JSONText {
         }
         out.append(UInt8(ascii: "\""))
     }
+
+    static func appendString(_ bytes: [UInt8], to out: OutputBuffer) {
+        bytes.withUnsafeBytes { appendString($0, to: out) }
+    }
 }
 
 enum UTF8Validation {
     /// Length of the valid multi-byte UTF-8 sequence starting at i, or 0.
-    static func sequenceLength<C: Collection>(_ s: C, at i: Int) -> Int where C.Element == UInt8, C.Index == Int {
+    static func sequenceLength(_ s: UnsafeRawBufferPointer, at i: Int) -> Int {
         let b0 = s[i]
         let len: Int
         var lowest: UInt32
@@ -49,7 +63,7 @@ enum UTF8Validation {
         case 0xF0...0xF4: len = 4; lowest = 0x10000
         default: return 0
         }
-        guard i + len <= s.endIndex else { return 0 }
+        guard i + len <= s.count else { return 0 }
         var cp = UInt32(b0) & (0xFF >> (len + 1))
         for j in 1..<len {
             let b = s[i + j]
@@ -97,12 +111,12 @@ enum CSVText {
 
 /// open(2) flags by name (Linux generic values, as on x86_64 and arm64).
 enum OpenFlags {
-    static let names: [(UInt64, [UInt8])] = [
+    static let names: [(UInt64, StaticString)] = [
         (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
         (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"),
         (0o100000, "O_LARGEFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
         (0o2000000, "O_CLOEXEC"), (0o4000000, "__O_SYNC"), (0o10000000, "O_PATH"), (0o20000000, "__O_TMPFILE"),
-    ].map { ($0.0, Array($0.1.utf8)) }
+    ]
 
     static func append(_ flags: UInt64, to out: OutputBuffer) {
         switch flags & 3 {
@@ -112,6 +126,7 @@ enum OpenFlags {
         default: out.append(StaticString("O_ACCMODE"))
         }
         var rest = flags & ~3
+        guard rest != 0 else { return }
         for (bit, name) in names where rest & bit != 0 {
             out.append(UInt8(ascii: "|"))
             out.append(name)
@@ -125,11 +140,11 @@ enum OpenFlags {
 }
 
 enum Signals {
-    static let names: [[UInt8]] = [
+    static let names: [StaticString] = [
         "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
         "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
         "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
-    ].map { Array($0.utf8) }
+    ]
 
     static func append(_ signal: Int64, to out: OutputBuffer) {
         if signal >= 0 && signal < names.count {

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""eunomia benchmarks (make bench): pipeline, end to end against a C consumer, footprint.
+
+Writes bench/results/latest.json and bench/results/latest.md. Timing is reported, never asserted.
+"""
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bin", "eunomia")
+BUILD = os.path.join(ROOT, "build")
+PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
+N_PIPELINE = int(os.environ.get("BENCH_PIPELINE_EVENTS", 10_000_000))
+M_OPENS = int(os.environ.get("BENCH_OPENS", 2_000_000))
+
+
+def run_json(cmd, **kw):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def pipeline():
+    results = {}
+    schema = os.path.join(ROOT, "Plugins", "opensnoop", "schema.json")
+    for fmt in ("table", "json", "csv"):
+        # One core, as the target says.
+        r = run_json(["taskset", "-c", "1", PIPELINE, os.path.join(BUILD, "bench", "synthetic.so"), schema, str(N_PIPELINE), fmt])
+        results[fmt] = {k: r[k] for k in ("events", "lost", "ns_per_event", "events_per_s", "cpu_s", "wall_s")}
+        print(f"pipeline {fmt:5}: {r['ns_per_event']:.1f} ns/event, {r['events_per_s'] / 1e6:.2f} M events/s", flush=True)
+    return results
+
+
+class Tracer:
+    """A tracer process whose CPU time is taken from wait4() when it exits."""
+
+    def __init__(self, cmd, env=None):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+        self.started = time.monotonic()
+        line = ""
+        while "attached" not in line:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise RuntimeError(f"{cmd[0]} exited before attaching")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        rest = self.proc.stderr.read()
+        return usage.ru_utime + usage.ru_stime, rest
+
+
+def loadgen(files):
+    return run_json([os.path.join(BUILD, "bench", "loadgen"), str(M_OPENS)] + files)
+
+
+def end_to_end(store):
+    work = tempfile.mkdtemp(prefix="eunomia-bench-")
+    files = []
+    for i in range(16):
+        path = os.path.join(work, f"file{i}")
+        with open(path, "w") as f:
+            f.write("x")
+        files.append(path)
+    env = dict(os.environ, EUNOMIA_HOME=store)
+    result = {"opens": M_OPENS}
+    try:
+        base = loadgen(files)
+        result["none"] = {"opens_per_s": base["opens_per_s"]}
+        print(f"e2e none    : {base['opens_per_s'] / 1e6:.3f} M opens/s", flush=True)
+
+        def traced(name, cmd, parse):
+            t = Tracer(cmd, env)
+            load = loadgen(files)
+            time.sleep(0.3)  # let the tracer drain
+            cpu, stderr = t.stop()
+            events, lost = parse(stderr)
+            r = {
+                "opens_per_s": load["opens_per_s"],
+                "slowdown": base["opens_per_s"] / load["opens_per_s"],
+                "tracer_cpu_s": cpu,
+                "cpu_ns_per_event": cpu * 1e9 / max(events, 1),
+                "events": events,
+                "expected_at_least": M_OPENS,
+                "lost": lost,
+            }
+            print(f"e2e {name:8}: {load['opens_per_s'] / 1e6:.3f} M opens/s (x{r['slowdown']:.2f} slower), "
+                  f"{r['cpu_ns_per_event']:.0f} ns CPU/event, {events} events, {lost} lost", flush=True)
+            return r
+
+        def parse_host(stderr):
+            m = re.search(r": (\d+) events, (\d+) lost", stderr)
+            if not m:
+                raise RuntimeError("no summary from eunomia: " + stderr)
+            return int(m.group(1)), int(m.group(2))
+
+        def parse_c(stderr):
+            r = json.loads(stderr.strip().splitlines()[-1])
+            return r["events"], r["lost"]
+
+        result["eunomia_json"] = traced("eunomia", [BIN, "run", "opensnoop", "--comm", "loadgen", "-o", "json", "--log-level", "info"], parse_host)
+        result["c_consumer"] = traced("c", [os.path.join(BUILD, "bench", "minimal_consumer"),
+                                            os.path.join(BUILD, "plugins", "opensnoop", "opensnoop.bpf.o"), "loadgen"], parse_c)
+        result["cpu_ratio_host_vs_c"] = result["eunomia_json"]["cpu_ns_per_event"] / result["c_consumer"]["cpu_ns_per_event"]
+        print(f"host CPU/event vs C consumer: x{result['cpu_ratio_host_vs_c']:.2f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def footprint(store):
+    env = dict(os.environ, EUNOMIA_HOME=store)
+    result = {}
+    # Time to first event: start the tracer, open a file every 1 ms until it prints.
+    probe = tempfile.mktemp(prefix="eunomia-first-")
+    t0 = time.monotonic()
+    p = subprocess.Popen([BIN, "run", "opensnoop", "--comm", "python3", "-o", "json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    os.set_blocking(p.stdout.fileno(), False)
+    first = None
+    while first is None and time.monotonic() - t0 < 20:
+        try:
+            open(probe).close()
+        except FileNotFoundError:
+            pass
+        data = p.stdout.read()
+        if data:
+            first = time.monotonic() - t0
+        time.sleep(0.001)
+    p.send_signal(signal.SIGINT)
+    p.wait()
+    result["run_to_first_event_ms"] = first * 1000 if first else None
+    print(f"run to first event: {result['run_to_first_event_ms']:.0f} ms", flush=True)
+
+    # Idle: one tracker attached, filtered on a command that never runs.
+    p = subprocess.Popen([BIN, "run", "opensnoop", "--comm", "no-such-comm", "--log-level", "info"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    while "attached" not in p.stderr.readline():
+        pass
+    time.sleep(1)
+    ticks0, t0 = cpu_ticks(p.pid), time.monotonic()
+    time.sleep(5)
+    ticks1, t1 = cpu_ticks(p.pid), time.monotonic()
+    result["idle_one_tracker"] = {
+        "rss_mb": rss_kb(p.pid) / 1024,
+        "cpu_percent": (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (t1 - t0) * 100,
+    }
+    p.send_signal(signal.SIGINT)
+    p.wait()
+    print(f"idle, 1 tracker: {result['idle_one_tracker']['rss_mb']:.1f} MB RSS, "
+          f"{result['idle_one_tracker']['cpu_percent']:.2f}% CPU", flush=True)
+
+    # Install time, into a fresh store.
+    fresh = tempfile.mkdtemp(prefix="eunomia-install-")
+    pkg = sorted(f for f in os.listdir(os.path.join(BUILD, "packages")) if f.startswith("opensnoop-"))[-1]
+    t0 = time.monotonic()
+    subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True, capture_output=True,
+                   env=dict(os.environ, EUNOMIA_HOME=fresh))
+    result["install_ms"] = (time.monotonic() - t0) * 1000
+    shutil.rmtree(fresh, ignore_errors=True)
+    print(f"install: {result['install_ms']:.0f} ms", flush=True)
+    return result
+
+
+def machine():
+    with open("/proc/cpuinfo") as f:
+        model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    return {"kernel": platform.release(), "cpu": model, "cores": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def markdown(r):
+    p, e, f = r["pipeline"], r["end_to_end"], r["footprint"]
+    lines = [
+        f"Machine: {r['machine']['cpu']}, {r['machine']['cores']} cores, Linux {r['machine']['kernel']} ({r['date']})",
+        "",
+        "| benchmark | result |",
+        "| --- | --- |",
+    ]
+    for fmt in ("table", "json", "csv"):
+        lines.append(f"| pipeline {fmt} (1 core) | {p[fmt]['ns_per_event']:.0f} ns/event, {p[fmt]['events_per_s'] / 1e6:.2f} M events/s |")
+    lines += [
+        f"| openat load, no tracer | {e['none']['opens_per_s'] / 1e6:.3f} M opens/s |",
+        f"| with `eunomia run opensnoop -o json` | {e['eunomia_json']['opens_per_s'] / 1e6:.3f} M opens/s (x{e['eunomia_json']['slowdown']:.2f}), "
+        f"{e['eunomia_json']['cpu_ns_per_event']:.0f} ns CPU/event, {e['eunomia_json']['events']} events, {e['eunomia_json']['lost']} lost |",
+        f"| with minimal C consumer | {e['c_consumer']['opens_per_s'] / 1e6:.3f} M opens/s (x{e['c_consumer']['slowdown']:.2f}), "
+        f"{e['c_consumer']['cpu_ns_per_event']:.0f} ns CPU/event, {e['c_consumer']['events']} events, {e['c_consumer']['lost']} lost |",
+        f"| host CPU per event vs C consumer | x{e['cpu_ratio_host_vs_c']:.2f} |",
+        f"| `eunomia run` to first event | {f['run_to_first_event_ms']:.0f} ms |",
+        f"| idle, 1 tracker attached | {f['idle_one_tracker']['rss_mb']:.1f} MB RSS, {f['idle_one_tracker']['cpu_percent']:.2f}% CPU |",
+        f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (it loads BPF programs)")
+    store = tempfile.mkdtemp(prefix="eunomia-bench-store-")
+    try:
+        for pkg in os.listdir(os.path.join(BUILD, "packages")):
+            if pkg.endswith(".pkg"):
+                subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True,
+                               capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
+        results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
+                   "end_to_end": end_to_end(store), "footprint": footprint(store)}
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    out = os.path.join(ROOT, "bench", "results")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "latest.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(out, "latest.md"), "w") as f:
+        f.write(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
