@@ -86,8 +86,10 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     fprintf(stderr, "attached\n");
-    while (!stop)
+    while (!stop) { /* records below the wakeup threshold arrive without a wakeup: consume after each poll */
         ring_buffer__poll(rb, 100);
+        ring_buffer__consume(rb);
+    }
     ring_buffer__consume(rb);
     fflush(stdout);
     int ncpu = libbpf_num_possible_cpus();

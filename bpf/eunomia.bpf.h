@@ -41,11 +41,20 @@ struct {
     __type(value, __u64);
 } eunomia_lost SEC(".maps");
 
+/* Waking the consumer for every record costs more than the record itself under load. Below
+ * this much pending data the record waits for the consumer's next poll (at most the host's
+ * poll timeout, 100 ms); above it the consumer is woken at once. */
+#ifndef EUNOMIA_WAKEUP_BYTES
+#define EUNOMIA_WAKEUP_BYTES (64 * 1024)
+#endif
+
 /* Copy size bytes of data into the ring buffer, counting a loss when it is full.
  * size may vary per record (trailing strings); it must be provably <= max_size. */
 static __always_inline long eunomia_output(void *data, __u64 size)
 {
-    long err = bpf_ringbuf_output(&events, data, size, 0);
+    __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EUNOMIA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                         : BPF_RB_NO_WAKEUP;
+    long err = bpf_ringbuf_output(&events, data, size, flags);
     if (err) {
         __u32 zero = 0;
         __u64 *lost = bpf_map_lookup_elem(&eunomia_lost, &zero);

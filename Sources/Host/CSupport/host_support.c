@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -208,3 +209,5 @@ void eh_install_stop_signals(void)
 
 int eh_stop_requested(void) { return stop_requested; }
 void eh_request_stop(void) { stop_requested = 1; }
+
+void eh_release_free_memory(void) { malloc_trim(0); }

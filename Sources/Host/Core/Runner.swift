@@ -28,6 +28,8 @@ public enum Runner {
                                   packageDirectory: plugin.directory, sink: formatter, logger: logger)
         defer { tracker.destroy() }
         try tracker.start()
+        // Loading parsed the kernel's BTF (megabytes, freed again): hand that memory back.
+        eh_release_free_memory()
         logger.info("\(plugin.reference) attached (build \(plugin.buildID))")
         formatter.writeHeader()
 

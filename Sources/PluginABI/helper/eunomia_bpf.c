@@ -303,6 +303,11 @@ eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint
     int n = ring_buffer__poll(bpf->rb, timeout_ms);
     if (n < 0 && n != -EINTR)
         FAIL(EUNOMIA_ERR_BPF, "polling the ring buffer failed: %s", strerror(-n));
+    /* Producers skip the wakeup for small backlogs (eunomia_output), so a poll that timed out
+     * may still find records: take them now, so none waits longer than one poll timeout. */
+    n = ring_buffer__consume(bpf->rb);
+    if (n < 0)
+        FAIL(EUNOMIA_ERR_BPF, "reading the ring buffer failed: %s", strerror(-n));
     *delivered = bpf->emitted - before;
     return EUNOMIA_OK;
 }

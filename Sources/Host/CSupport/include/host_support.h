@@ -38,4 +38,7 @@ void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6]);
 void eh_install_stop_signals(void);
 int eh_stop_requested(void);
 void eh_request_stop(void);
+
+/* Return freed heap memory to the kernel (malloc_trim). */
+void eh_release_free_memory(void);
 #endif
