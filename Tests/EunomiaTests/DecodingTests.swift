@@ -16,7 +16,8 @@ final class DecodingTests: XCTestCase {
           {"name": "pid", "type": "u32", "offset": 0, "size": 4, "column": "PID", "width": 6},
           {"name": "ret", "type": "i32", "offset": 4, "size": 4, "column": "RET", "width": 4, "align": "right"},
           {"name": "flags", "type": "u32", "offset": 8, "size": 4, "display": "open_flags", "column": "FLAGS", "width": 8, "when": "wide"},
-          {"name": "sig", "type": "u8", "offset": 12, "size": 1, "display": "signal", "column": "SIG", "width": 7},
+          {"name": "signo", "type": "u8", "offset": 12, "size": 1, "column": "SIG", "width": 7, "when": "!wide"},
+          {"name": "sig", "type": "u8", "offset": 12, "size": 1, "display": "signal", "column": "SIG", "width": 7, "when": "wide"},
           {"name": "addr", "type": "bytes", "offset": 16, "size": 4, "display": "ipv4", "column": "ADDR", "width": 15},
           {"name": "secret", "type": "u64", "offset": 24, "size": 8, "hidden": true},
           {"name": "name", "type": "string", "offset": 32, "size": 32, "column": "NAME"}
@@ -54,7 +55,7 @@ final class DecodingTests: XCTestCase {
         let (text, _) = try render(.table, records: [record()])
         XCTAssertEqual(text, """
         PID     RET SIG     ADDR            NAME
-        42       -2 SIGUSR1 127.0.0.1       hello
+        42       -2 10      127.0.0.1       hello
 
         """)
     }
@@ -96,8 +97,8 @@ final class DecodingTests: XCTestCase {
     func testCSVQuotes() throws {
         let (text, _) = try render(.csv, records: [record(name: "a,\"b\"")])
         let lines = text.split(separator: "\n")
-        XCTAssertEqual(lines[0], "pid,ret,flags,sig,addr,secret,name")
-        XCTAssertEqual(lines[1], #"42,-2,O_WRONLY|O_CREAT|O_CLOEXEC,SIGUSR1,127.0.0.1,99,"a,""b""""#)
+        XCTAssertEqual(lines[0], "pid,ret,flags,signo,sig,addr,secret,name")
+        XCTAssertEqual(lines[1], #"42,-2,O_WRONLY|O_CREAT|O_CLOEXEC,10,SIGUSR1,127.0.0.1,99,"a,""b""""#)
     }
 
     func testShortTrailingStringAcceptedTruncatedFixedPartRejected() throws {

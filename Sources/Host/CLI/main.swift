@@ -172,7 +172,7 @@ struct Plugin: ParsableCommand {
                     print("\nEvent '\(record.name)' (\(record.size) bytes max):")
                     printTable(header: ["FIELD", "TYPE", "DISPLAY", "COLUMN"], rows: record.fields.map { f in
                         var col = f.header
-                        if f.hidden == true { col += " (json/csv only)" } else if let w = f.when { col += " (with \(w))" }
+                        if f.hidden == true { col += " (json/csv only)" } else if let c = f.whenCondition { col += c.negated ? " (without \(c.parameter))" : " (with \(c.parameter))" }
                         return [f.name, f.type.rawValue, f.display?.rawValue ?? "-", col]
                     }, indent: "  ")
                 }

@@ -111,10 +111,7 @@ public final class EventFormatter: RecordSink {
         var bitNames: [[(UInt64, [UInt8])]] = []
         var templates: [FieldPlan.Template] = []
         for record in schema.records.sorted(by: { $0.id < $1.id }) {
-            let visible = record.fields.indices.filter { i in
-                let f = record.fields[i]
-                return f.hidden != true && (f.when.map { parameters.bool($0) } ?? true)
-            }
+            let visible = record.fields.indices.filter { record.fields[$0].visibleInTable(parameters) }
             let columns = visible.enumerated().map { n, i in
                 let f = record.fields[i]
                 return Column(field: i, width: n == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count), right: f.align == .right)

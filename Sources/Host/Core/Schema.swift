@@ -226,7 +226,8 @@ public struct FieldSpec: Codable, Equatable {
     /// Minimum table column width.
     public var width: Int?
     public var align: Alignment?
-    /// The table shows this column only when this boolean parameter is true.
+    /// The table shows this column only when this boolean parameter is true ("name"), or
+    /// only when it is false ("!name").
     public var when: String?
     /// Never shown in the table; still in JSON and CSV.
     public var hidden: Bool?
@@ -311,6 +312,11 @@ public struct FieldSpec: Codable, Equatable {
         func fail(_ msg: String) -> EunomiaError {
             EunomiaError("\(source): record '\(record.name)' field '\(name)': \(msg)")
         }
+        if let c = whenCondition {
+            guard let p = parameters.first(where: { $0.name == c.parameter }), p.type == .boolean else {
+                throw fail("'when' names '\(c.parameter)', which is not a boolean parameter")
+            }
+        }
         if type == .template {
             try validateTemplate(record: record, fail: fail)
             return
@@ -341,11 +347,19 @@ public struct FieldSpec: Codable, Equatable {
             if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
         default: break
         }
-        if let w = when {
-            guard let p = parameters.first(where: { $0.name == w }), p.type == .boolean else {
-                throw fail("'when' names '\(w)', which is not a boolean parameter")
-            }
-        }
+    }
+
+    /// The boolean parameter named by `when` ("name", or "!name" for its negation).
+    public var whenCondition: (parameter: String, negated: Bool)? {
+        guard let w = when else { return nil }
+        return w.hasPrefix("!") ? (String(w.dropFirst()), true) : (w, false)
+    }
+
+    /// Whether the table shows this field with these parameters.
+    func visibleInTable(_ parameters: ResolvedParameters) -> Bool {
+        guard hidden != true else { return false }
+        guard let c = whenCondition else { return true }
+        return parameters.bool(c.parameter) != c.negated
     }
 }
 
