@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/* execsnoop: trace execve() and execveat() through their syscall tracepoints. */
+#include "eunomia.bpf.h"
+
+#define ARGS_LEN 4096  /* power of two: the record length is masked with ARGS_LEN - 1 */
+#define ARG_LEN 256    /* longest single argument kept */
+#define TOTAL_MAX_ARGS 60
+
+/* Record id 0 in schema.json. */
+struct event {
+    __u64 ts;
+    __u32 pid;
+    __u32 ppid;
+    __u32 uid;
+    __s32 ret;
+    __u32 args_count; /* strings in args, counting a final "..." when argv was cut short */
+    __u32 args_size;  /* used bytes of args */
+    char comm[TASK_COMM_LEN];
+    char args[ARGS_LEN]; /* NUL-separated argv */
+};
+
+/* The slack after the event lets the verifier accept an ARG_LEN read at any offset below
+ * ARGS_LEN; reads never actually start past ARGS_LEN - ARG_LEN. */
+struct slot {
+    struct event e;
+    char slack[ARG_LEN];
+};
+
+const volatile bool targ_fails = false;
+const volatile __u32 targ_max_args = 20;
+
+static const struct slot empty_slot = {};
+
+/* Argv must be copied at entry: a successful exec replaces the memory it lives in.
+ * Not preallocated: only execs in flight take memory. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32);
+    __type(value, struct slot);
+} execs SEC(".maps");
+
+static __always_inline int enter(const char *filename, const char *const *argv)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    if (bpf_map_update_elem(&execs, &tid, &empty_slot, BPF_ANY))
+        return 0;
+    struct slot *s = bpf_map_lookup_elem(&execs, &tid);
+    if (!s)
+        return 0;
+    struct event *e = &s->e;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+
+    /* argv[0] is often not the path; like libbpf-tools, show the path executed first. */
+    long len = bpf_probe_read_user_str(e->args, ARG_LEN, filename);
+    if (len < 1) {
+        e->args[0] = '\0';
+        len = 1;
+    }
+    __u32 off = len;
+    __u32 count = 1;
+    __u32 i;
+    for (i = 1; i < TOTAL_MAX_ARGS && i < targ_max_args; i++) {
+        const char *arg = NULL;
+        bpf_probe_read_user(&arg, sizeof(arg), &argv[i]);
+        if (!arg)
+            goto done;
+        if (off > ARGS_LEN - ARG_LEN)
+            break;
+        len = bpf_probe_read_user_str(&e->args[off & (ARGS_LEN - 1)], ARG_LEN, arg);
+        if (len < 1)
+            goto done;
+        off += len;
+        count++;
+    }
+    /* More arguments than shown: end with "...", as libbpf-tools does. */
+    const char *more = NULL;
+    bpf_probe_read_user(&more, sizeof(more), &argv[i & 63]);
+    if (more && off <= ARGS_LEN - 4) {
+        char *p = &e->args[off & (ARGS_LEN - 1)];
+        p[0] = p[1] = p[2] = '.';
+        p[3] = '\0';
+        off += 4;
+        count++;
+    }
+done:
+    e->args_count = count;
+    e->args_size = off;
+    return 0;
+}
+
+static __always_inline int leave(long ret)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    struct slot *s = bpf_map_lookup_elem(&execs, &tid);
+    if (!s)
+        return 0;
+    /* Filtered here, after the exec: comm is the new program's name. */
+    if ((!targ_fails && ret < 0) || !eunomia_task_allowed())
+        goto cleanup;
+    struct event *e = &s->e;
+    e->ts = bpf_ktime_get_ns();
+    e->pid = id >> 32;
+    e->uid = (__u32)bpf_get_current_uid_gid();
+    e->ret = ret;
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    __u64 size = offsetof(struct event, args) + (e->args_size & (ARGS_LEN - 1));
+    if (e->args_size >= ARGS_LEN)
+        size = sizeof(*e);
+    eunomia_output(e, size);
+cleanup:
+    bpf_map_delete_elem(&execs, &tid);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int handle_enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+    return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int handle_exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+    return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int handle_enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+    return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int handle_exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+    return leave(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";
