@@ -1,4 +1,5 @@
-/* execsnoop plugin: everything but its own constants and the optional execveat is generic. */
+/* execsnoop plugin: everything but its own constants is generic (eunomia_bpf.c), including
+ * skipping execveat(2) where the kernel lacks it. */
 #include "eunomia_bpf.h"
 
 static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, char *err, size_t err_size)
@@ -8,12 +9,6 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     eunomia_status rc = eunomia_bpf_set_const(bpf, "targ_fails", &fails, sizeof(fails), err, err_size);
     if (rc == EUNOMIA_OK)
         rc = eunomia_bpf_set_const(bpf, "targ_max_args", &max_args, sizeof(max_args), err, err_size);
-    /* execveat(2) arrived in 3.19 and is missing on some architectures. */
-    if (rc == EUNOMIA_OK && !eunomia_tracepoint_exists("syscalls", "sys_enter_execveat")) {
-        rc = eunomia_bpf_disable_program(bpf, "handle_enter_execveat", err, err_size);
-        if (rc == EUNOMIA_OK)
-            rc = eunomia_bpf_disable_program(bpf, "handle_exit_execveat", err, err_size);
-    }
     return rc;
 }
 

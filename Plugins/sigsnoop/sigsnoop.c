@@ -37,16 +37,10 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         rc = eunomia_bpf_set_const(bpf, "targ_signals", &signals, sizeof(signals), err, err_size);
     if (rc == EUNOMIA_OK)
         rc = eunomia_bpf_set_const(bpf, "targ_tpid", &tpid, sizeof(tpid), err, err_size);
-    /* Kill mode keeps signal_generate too: it supplies the target's comm. */
-    static const char *const syscalls[] = { "kill", "tkill", "tgkill" };
-    for (size_t i = 0; !kill && rc == EUNOMIA_OK && i < sizeof(syscalls) / sizeof(syscalls[0]); i++) {
-        char prog[64];
-        snprintf(prog, sizeof(prog), "handle_enter_%s", syscalls[i]);
-        rc = eunomia_bpf_disable_program(bpf, prog, err, err_size);
-        snprintf(prog, sizeof(prog), "handle_exit_%s", syscalls[i]);
-        if (rc == EUNOMIA_OK)
-            rc = eunomia_bpf_disable_program(bpf, prog, err, err_size);
-    }
+    /* Default mode traces signal_generate alone; kill mode adds the kill syscalls and keeps
+     * signal_generate for the target's comm. */
+    if (rc == EUNOMIA_OK && !kill)
+        rc = eunomia_bpf_disable_section_prefix(bpf, "tracepoint/syscalls/", err, err_size);
     return rc;
 }
 

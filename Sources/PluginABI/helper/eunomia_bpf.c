@@ -248,11 +248,38 @@ static void detach_all(struct eunomia_bpf *bpf)
     bpf->n_links = 0;
 }
 
+/* Tracepoints a kernel lacks (open(2) on arm64, openat2 before 5.6, ...) would fail the
+ * attach; programs on them are skipped. Tracepoints a plugin cannot do without are listed in
+ * its schema's requires.tracepoints and checked at install time. */
+static void skip_missing_tracepoints(struct eunomia_bpf *bpf)
+{
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, bpf->obj) {
+        const char *sec = bpf_program__section_name(prog);
+        const char *rest = NULL;
+        if (strncmp(sec, "tracepoint/", 11) == 0)
+            rest = sec + 11;
+        else if (strncmp(sec, "tp/", 3) == 0)
+            rest = sec + 3;
+        const char *slash = rest ? strchr(rest, '/') : NULL;
+        if (!slash || !bpf_program__autoload(prog))
+            continue;
+        char category[64];
+        snprintf(category, sizeof(category), "%.*s", (int)(slash - rest), rest);
+        if (!eunomia_tracepoint_exists(category, slash + 1)) {
+            bpf_program__set_autoload(prog, false);
+            eunomia_bpf_log(bpf, EUNOMIA_LOG_INFO, "skipping %s: this kernel has no tracepoint %s/%s",
+                            bpf_program__name(prog), category, slash + 1);
+        }
+    }
+}
+
 eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_size)
 {
     struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
     if (bpf->state != CREATED)
         FAIL(EUNOMIA_ERR_STATE, "start called twice");
+    skip_missing_tracepoints(bpf);
     int e = bpf_object__load(bpf->obj);
     if (e)
         FAIL(EUNOMIA_ERR_BPF, "loading BPF programs failed: %s (run with --log-level debug for the verifier log)",

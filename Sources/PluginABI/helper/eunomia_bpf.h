@@ -2,7 +2,8 @@
  * eunomia_bpf: the generic part of a BPF tracker plugin, compiled into each plugin.
  *
  * It opens the packaged BPF object, applies the common filter parameters (pid, tid, uid, comm,
- * ringbuf_kb), loads and attaches every enabled program, polls the "events" ring buffer and
+ * ringbuf_kb), skips programs on tracepoints this kernel lacks, loads and attaches every
+ * enabled program, polls the "events" ring buffer and
  * forwards each record to the host, and counts what was lost. A plugin supplies only a
  * configure callback (its own parameters -> BPF constants, optional programs) and declares
  * itself with EUNOMIA_BPF_PLUGIN. Link with -lbpf -ljansson; build with -fvisibility=hidden.
