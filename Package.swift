@@ -60,6 +60,12 @@ let package = Package(
             dependencies: ["EunomiaHost", .product(name: "Logging", package: "swift-log")],
             path: "bench/pipeline"
         ),
+        // `make bench` only: RSS and CPU of one host process with N idle trackers.
+        .executableTarget(
+            name: "eunomia-bench-footprint",
+            dependencies: ["EunomiaHost", "CHostSupport", .product(name: "Logging", package: "swift-log")],
+            path: "bench/footprint"
+        ),
         .testTarget(
             name: "EunomiaTests",
             dependencies: [

@@ -19,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bin", "eunomia")
 BUILD = os.path.join(ROOT, "build")
 PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
+FOOTPRINT = os.path.join(ROOT, ".build", "release", "eunomia-bench-footprint")
 N_PIPELINE = int(os.environ.get("BENCH_PIPELINE_EVENTS", 10_000_000))
 M_OPENS = int(os.environ.get("BENCH_OPENS", 2_000_000))
 
@@ -173,6 +174,14 @@ def footprint(store):
     print(f"idle, 1 tracker: {result['idle_one_tracker']['rss_mb']:.1f} MB RSS, "
           f"{result['idle_one_tracker']['cpu_percent']:.2f}% CPU", flush=True)
 
+    # One host process with 0 and with 5 idle trackers (the installed plugins, repeated to make 5).
+    names = sorted({f.split("-")[0] for f in os.listdir(os.path.join(BUILD, "packages")) if f.endswith(".pkg")})
+    for n in (0, 5):
+        chosen = [names[i % len(names)] for i in range(n)]
+        r = run_json([FOOTPRINT, "20"] + chosen, env=env)
+        result[f"idle_host_{n}_trackers"] = {"trackers": chosen, "rss_mb": r["rss_mb"], "cpu_percent": r["cpu_percent"]}
+        print(f"idle host, {n} trackers: {r['rss_mb']:.1f} MB RSS, {r['cpu_percent']:.2f}% CPU", flush=True)
+
     # Install time, into a fresh store.
     fresh = tempfile.mkdtemp(prefix="eunomia-install-")
     pkg = sorted(f for f in os.listdir(os.path.join(BUILD, "packages")) if f.startswith("opensnoop-"))[-1]
@@ -210,7 +219,9 @@ def markdown(r):
         f"{e['c_consumer']['cpu_ns_per_event']:.0f} ns CPU/event, {e['c_consumer']['events']} events, {e['c_consumer']['lost']} lost |",
         f"| host CPU per event vs C consumer | x{e['cpu_ratio_host_vs_c']:.2f} |",
         f"| `eunomia run` to first event | {f['run_to_first_event_ms']:.0f} ms |",
-        f"| idle, 1 tracker attached | {f['idle_one_tracker']['rss_mb']:.1f} MB RSS, {f['idle_one_tracker']['cpu_percent']:.2f}% CPU |",
+        f"| idle `eunomia run`, 1 tracker | {f['idle_one_tracker']['rss_mb']:.1f} MB RSS, {f['idle_one_tracker']['cpu_percent']:.2f}% CPU |",
+        f"| idle host process, 0 trackers | {f['idle_host_0_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_0_trackers']['cpu_percent']:.2f}% CPU |",
+        f"| idle host process, 5 trackers | {f['idle_host_5_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_5_trackers']['cpu_percent']:.2f}% CPU |",
         f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
     ]
     return "\n".join(lines) + "\n"
