@@ -64,6 +64,13 @@ static __always_inline long eunomia_output(void *data, __u64 size)
     return err;
 }
 
+/* Output a record whose last member, a buffer of `cap` bytes (a power of two) starting at
+ * offset `tail`, holds `used` bytes: only those travel, so a 30-byte path makes a short record. */
+#define eunomia_output_tail(e, member, used) \
+    eunomia_output((e), offsetof(typeof(*(e)), member) + \
+                            ((__u64)(used) >= sizeof((e)->member) ? sizeof((e)->member) \
+                                                                   : ((__u64)(used) & (sizeof((e)->member) - 1))))
+
 /* Filters every tracker offers, set by the helper from the pid/tid/uid/comm parameters. */
 const volatile __u32 eunomia_targ_tgid = 0;
 const volatile __u32 eunomia_targ_tid = 0;

@@ -2,7 +2,7 @@
 /* execsnoop: trace execve() and execveat() through their syscall tracepoints. */
 #include "eunomia.bpf.h"
 
-#define ARGS_LEN 4096  /* power of two: the record length is masked with ARGS_LEN - 1 */
+#define ARGS_LEN 4096  /* a power of two, for eunomia_output_tail and the masked offsets */
 #define ARG_LEN 256    /* longest single argument kept */
 #define TOTAL_MAX_ARGS 60
 
@@ -107,10 +107,7 @@ static __always_inline int leave(long ret)
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->ret = ret;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
-    __u64 size = offsetof(struct event, args) + (e->args_size & (ARGS_LEN - 1));
-    if (e->args_size >= ARGS_LEN)
-        size = sizeof(*e);
-    eunomia_output(e, size);
+    eunomia_output_tail(e, args, e->args_size);
 cleanup:
     bpf_map_delete_elem(&execs, &tid);
     return 0;

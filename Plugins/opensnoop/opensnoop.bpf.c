@@ -2,7 +2,7 @@
 /* opensnoop: trace open(), openat() and openat2() through their syscall tracepoints. */
 #include "eunomia.bpf.h"
 
-#define PATH_LEN 4096 /* power of two: the record length is masked with PATH_LEN - 1 */
+#define PATH_LEN 4096 /* a power of two, for eunomia_output_tail */
 
 /* Record id 0 in schema.json; the host checks the layout against this struct's BTF. */
 struct event {
@@ -79,11 +79,7 @@ static __always_inline int record_exit(long ret)
         e->path[0] = '\0';
         len = 1;
     }
-    /* Send only the used part of path: short paths make short records. */
-    __u64 size = offsetof(struct event, path) + (len & (PATH_LEN - 1));
-    if (len >= PATH_LEN)
-        size = sizeof(*e);
-    eunomia_output(e, size);
+    eunomia_output_tail(e, path, len);
 cleanup:
     bpf_map_delete_elem(&start, &tid);
     return 0;
