@@ -16,12 +16,15 @@ final class LiveProcess: @unchecked Sendable {
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [unowned self] h in
+        // Handlers stop at end of file; they hold the process object strongly until then.
+        outPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
+            if d.isEmpty { h.readabilityHandler = nil; return }
             lock.lock(); out.append(d); lock.unlock()
         }
-        errPipe.fileHandleForReading.readabilityHandler = { [unowned self] h in
+        errPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
+            if d.isEmpty { h.readabilityHandler = nil; return }
             lock.lock(); err.append(d); lock.unlock()
         }
         try process.run()
