@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mountsnoop: trace mount(2), umount(2) and the new mount API (fsopen, fsconfig, fsmount,
+ * move_mount) through their syscall tracepoints. */
+#include "eunomia.bpf.h"
+
+enum op { OP_MOUNT, OP_UMOUNT, OP_FSOPEN, OP_FSCONFIG, OP_FSMOUNT, OP_MOVE_MOUNT };
+
+/* Record id 0 in schema.json. The string members hold whatever each call names: see the
+ * per-op templates in schema.json. */
+struct event {
+    __u64 ts;
+    __u64 flags;
+    __u32 pid;
+    __u32 tid;
+    __u32 mnt_ns;
+    __u32 op;
+    __s32 ret;
+    __s32 fd;  /* fsconfig/fsmount fs fd, move_mount from_dfd */
+    __s32 aux; /* fsconfig cmd and aux, fsmount attr_flags, move_mount to_dfd */
+    __s32 aux2;
+    char comm[TASK_COMM_LEN];
+    char source[256];
+    char target[256];
+    char fstype[64];
+    char data[256];
+};
+
+/* Strings are read at entry (the caller's memory), the record leaves at exit with the result. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32);
+    __type(value, struct event);
+} inflight SEC(".maps");
+
+static const struct event empty_event = {};
+
+static __always_inline struct event *begin(enum op op)
+{
+    if (!eunomia_task_allowed())
+        return NULL;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    if (bpf_map_update_elem(&inflight, &tid, &empty_event, BPF_ANY))
+        return NULL;
+    struct event *e = bpf_map_lookup_elem(&inflight, &tid);
+    if (!e)
+        return NULL;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    e->op = op;
+    e->pid = id >> 32;
+    e->tid = tid;
+    e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    return e;
+}
+
+static __always_inline void read_str(char *dst, __u32 size, const void *src)
+{
+    if (!src || bpf_probe_read_user_str(dst, size, src) < 0)
+        dst[0] = '\0';
+}
+
+static __always_inline int finish(long ret)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct event *e = bpf_map_lookup_elem(&inflight, &tid);
+    if (!e)
+        return 0;
+    e->ts = bpf_ktime_get_ns();
+    e->ret = ret;
+    eunomia_output(e, sizeof(*e));
+    bpf_map_delete_elem(&inflight, &tid);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mount")
+int handle_enter_mount(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_MOUNT);
+    if (!e)
+        return 0;
+    read_str(e->source, sizeof(e->source), (const void *)ctx->args[0]);
+    read_str(e->target, sizeof(e->target), (const void *)ctx->args[1]);
+    read_str(e->fstype, sizeof(e->fstype), (const void *)ctx->args[2]);
+    e->flags = ctx->args[3];
+    read_str(e->data, sizeof(e->data), (const void *)ctx->args[4]);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_umount")
+int handle_enter_umount(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_UMOUNT);
+    if (!e)
+        return 0;
+    read_str(e->target, sizeof(e->target), (const void *)ctx->args[0]);
+    e->flags = ctx->args[1];
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fsopen")
+int handle_enter_fsopen(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_FSOPEN);
+    if (!e)
+        return 0;
+    read_str(e->fstype, sizeof(e->fstype), (const void *)ctx->args[0]);
+    e->flags = ctx->args[1];
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fsconfig")
+int handle_enter_fsconfig(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_FSCONFIG);
+    if (!e)
+        return 0;
+    e->fd = ctx->args[0];
+    e->aux = ctx->args[1]; /* cmd */
+    read_str(e->source, sizeof(e->source), (const void *)ctx->args[2]); /* key */
+    /* value is a string for FSCONFIG_SET_STRING (1) and FSCONFIG_SET_PATH (3/4) */
+    if (e->aux == 1 || e->aux == 3 || e->aux == 4)
+        read_str(e->data, sizeof(e->data), (const void *)ctx->args[3]);
+    e->aux2 = ctx->args[4];
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fsmount")
+int handle_enter_fsmount(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_FSMOUNT);
+    if (!e)
+        return 0;
+    e->fd = ctx->args[0];
+    e->flags = ctx->args[1];
+    e->aux = ctx->args[2]; /* attr_flags */
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_move_mount")
+int handle_enter_move_mount(struct trace_event_raw_sys_enter *ctx)
+{
+    struct event *e = begin(OP_MOVE_MOUNT);
+    if (!e)
+        return 0;
+    e->fd = ctx->args[0];
+    read_str(e->source, sizeof(e->source), (const void *)ctx->args[1]);
+    e->aux = ctx->args[2];
+    read_str(e->target, sizeof(e->target), (const void *)ctx->args[3]);
+    e->flags = ctx->args[4];
+    return 0;
+}
+
+#define EXIT(name)                                                         \
+    SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+    int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)           \
+    {                                                                      \
+        return finish(ctx->ret);                                           \
+    }
+
+/* The new mount API (5.2) is skipped by the helper where the kernel lacks it. */
+EXIT(mount)
+EXIT(umount)
+EXIT(fsopen)
+EXIT(fsconfig)
+EXIT(fsmount)
+EXIT(move_mount)
+
+char LICENSE[] SEC("license") = "GPL";
