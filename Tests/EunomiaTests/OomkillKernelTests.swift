@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+
+/// oomkill in the real kernel: a process in a 32 MiB memory cgroup allocates until the kernel kills it.
+final class OomkillKernelTests: XCTestCase {
+    /// A memory-limited cgroup (v2, or v1's memory controller); removed when the test ends.
+    func makeCgroup(limitBytes: Int) throws -> (procs: String, remove: () -> Void) {
+        let fm = FileManager.default
+        let name = "eunomia-oomtest-\(getpid())-\(UUID().uuidString.prefix(6))"
+        let v2 = fm.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+        let dir = v2 ? "/sys/fs/cgroup/\(name)" : "/sys/fs/cgroup/memory/\(name)"
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        let remove = { _ = rmdir(dir) }
+        do {
+            if v2 {
+                try "\(limitBytes)".write(toFile: "\(dir)/memory.max", atomically: false, encoding: .utf8)
+                try? "0".write(toFile: "\(dir)/memory.swap.max", atomically: false, encoding: .utf8)
+            } else {
+                try "\(limitBytes)".write(toFile: "\(dir)/memory.limit_in_bytes", atomically: false, encoding: .utf8)
+                try? "\(limitBytes)".write(toFile: "\(dir)/memory.memsw.limit_in_bytes", atomically: false, encoding: .utf8)
+            }
+        } catch {
+            remove()
+            throw error
+        }
+        return ("\(dir)/cgroup.procs", remove)
+    }
+
+    func testOOMKillInMemoryCgroupIsReported() throws {
+        let harness = try TrackerHarness("oomkill")
+        let cgroup = try makeCgroup(limitBytes: 32 << 20)
+        defer { cgroup.remove() }
+        let tracer = try harness.start()
+        // The child joins the cgroup, then becomes `tail /dev/zero`, which buffers an endless line.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sh")
+        child.arguments = ["-c", "echo $$ > \"$0\" && exec tail /dev/zero", cgroup.procs]
+        try child.run()
+        child.waitUntilExit()
+        XCTAssertEqual(child.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(child.terminationStatus, SIGKILL)
+        let pid = Int(child.processIdentifier)
+        let records = harness.collect(tracer) { $0["kpid"] as? Int == pid }
+
+        let kill = try XCTUnwrap(records.first { $0["kpid"] as? Int == pid })
+        XCTAssertEqual(kill["kcomm"] as? String, "tail")
+        XCTAssertEqual(kill["tpid"] as? Int, pid, "the allocating task itself ran the cgroup out of memory")
+        XCTAssertEqual(kill["tcomm"] as? String, "tail")
+        XCTAssertGreaterThan(kill["anon_rss_kb"] as? Int ?? 0, 16 << 10)
+        XCTAssertGreaterThan(kill["total_vm"] as? Int ?? 0, 0)
+        XCTAssertTrue((kill["message"] as? String ?? "").hasPrefix("Triggered by PID \(pid) (\"tail\"), OOM kill of PID \(pid) (\"tail\"), "), "\(kill)")
+    }
+}
