@@ -250,3 +250,21 @@ final class DisplayFeatureTests: XCTestCase {
         }
     }
 }
+
+final class AddressDisplayTests: XCTestCase {
+    func testIPDisplayUnmapsIPv4() throws {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"a","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":32,"fields":[
+           {"name":"a","type":"bytes","offset":0,"size":16,"display":"ip"},
+           {"name":"b","type":"bytes","offset":16,"size":16,"display":"ip"}]}]}
+        """.utf8), source: "a")
+        var bytes = [UInt8](repeating: 0, count: 32)
+        bytes[10] = 0xFF; bytes[11] = 0xFF; bytes[12] = 127; bytes[15] = 1 // ::ffff:127.0.0.1
+        bytes[31] = 1 // ::1
+        let captured = CapturedOutput()
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: .json, output: captured.buffer)
+        XCTAssertTrue(bytes.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) })
+        XCTAssertEqual(captured.text, #"{"a":"127.0.0.1","b":"::1"}"# + "\n")
+    }
+}

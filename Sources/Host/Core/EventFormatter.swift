@@ -11,7 +11,7 @@ enum FieldPlan {
     case string(offset: Int, size: Int, argv: Bool)
     case bytes(offset: Int, size: Int)
     case bool(offset: Int)
-    case address(offset: Int, size: Int)
+    case address(offset: Int, size: Int, unmapV4: Bool)
     case integer(offset: Int, type: FieldType, render: IntegerRender)
     /// Index into EventFormatter.templates.
     case template(Int)
@@ -120,7 +120,8 @@ public final class EventFormatter: RecordSink {
                 switch f.type {
                 case .string: return .string(offset: f.offset, size: f.size, argv: f.display == .argv)
                 case .bool: return .bool(offset: f.offset)
-                case .bytes where f.display == .ipv4 || f.display == .ipv6: return .address(offset: f.offset, size: f.size)
+                case .bytes where f.display == .ipv4 || f.display == .ipv6 || f.display == .ip:
+                    return .address(offset: f.offset, size: f.size, unmapV4: f.display == .ip)
                 case .bytes: return .bytes(offset: f.offset, size: f.size)
                 case .template:
                     func compile(_ text: String) -> [FieldPlan.Template.Segment] {
@@ -137,7 +138,9 @@ public final class EventFormatter: RecordSink {
                                                         byValue: byValue))
                     return .template(templates.count - 1)
                 default:
-                    if f.display == .ipv4 || f.display == .ipv6 { return .address(offset: f.offset, size: f.size) }
+                    if f.display == .ipv4 || f.display == .ipv6 || f.display == .ip {
+                        return .address(offset: f.offset, size: f.size, unmapV4: f.display == .ip)
+                    }
                     let render: FieldPlan.IntegerRender
                     if let values = f.values {
                         valueNames.append(Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, Array($0.value.utf8)) }))
@@ -261,8 +264,10 @@ public final class EventFormatter: RecordSink {
             }
         case .bool(let offset):
             out.append(bytes[offset] != 0 ? StaticString("true") : StaticString("false"))
-        case .address(let offset, let size):
-            quoted(style, out) { IPAddress.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]), to: out) }
+        case .address(let offset, let size, let unmapV4):
+            var raw = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)])
+            if unmapV4 && IPAddress.isV4Mapped(raw) { raw = UnsafeRawBufferPointer(rebasing: raw[12..<16]) }
+            quoted(style, out) { IPAddress.append(raw, to: out) }
         case .integer(let offset, let type, let render):
             let raw = loadInteger(offset, type, bytes)
             writeInteger(raw, signed: type.isSigned, render, style, to: out)

@@ -209,6 +209,8 @@ public enum DisplayHint: String, Codable {
     case ipv4
     /// 16 bytes, network order.
     case ipv6
+    /// 16 bytes, network order, either family: IPv4-mapped addresses (::ffff:a.b.c.d) print as IPv4.
+    case ip
     /// NUL-separated strings (an argv), shown joined by spaces.
     case argv
 }
@@ -342,7 +344,7 @@ public struct FieldSpec: Codable, Equatable {
         switch display {
         case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
         case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
-        case .ipv6? where size != 16: throw fail("display ipv6 needs 16 bytes")
+        case .ipv6? where size != 16, .ip? where size != 16: throw fail("display \(display!.rawValue) needs 16 bytes")
         case .errno?, .openFlags?, .octal?, .hex?, .signal?:
             if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
         default: break

@@ -159,6 +159,11 @@ enum Signals {
 }
 
 enum IPAddress {
+    /// ::ffff:a.b.c.d
+    static func isV4Mapped(_ raw: UnsafeRawBufferPointer) -> Bool {
+        raw.count == 16 && raw[10] == 0xFF && raw[11] == 0xFF && raw[0..<10].allSatisfy { $0 == 0 }
+    }
+
     static func append(_ raw: UnsafeRawBufferPointer, to out: OutputBuffer) {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = raw.count == 4 ? AF_INET : AF_INET6
