@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,18 +19,19 @@ static eh_log_sink log_sink;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-    char line[1024];
     eh_log_sink sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
     if (!sink)
         return 0;
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    char *line = NULL; /* verifier logs run to many KiB: no fixed buffer */
+    int n = vasprintf(&line, fmt, ap);
     if (n < 0)
         return n;
-    size_t len = strnlen(line, sizeof(line));
+    size_t len = (size_t)n;
     while (len > 0 && line[len - 1] == '\n')
         line[--len] = '\0';
     int lvl = level == LIBBPF_WARN ? 0 : level == LIBBPF_INFO ? 1 : 2;
     sink(lvl, line);
+    free(line);
     return n;
 }
 
