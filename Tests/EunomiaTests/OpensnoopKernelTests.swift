@@ -71,7 +71,7 @@ final class OpensnoopKernelTests: XCTestCase {
         let fifo = dir.appendingPathComponent("go").path
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let theirs = dir.appendingPathComponent("theirs-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: theirs, contents: Data("x".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: theirs, contents: Data("x".utf8)))
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
         child.arguments = ["-c", "read x < \"$0\"; exec cat \"$1\" > /dev/null", fifo, theirs]

@@ -6,7 +6,7 @@ final class StatsnoopKernelTests: XCTestCase {
     func testStatOfUniquePathsShowsPathAndResult() throws {
         let harness = try TrackerHarness("statsnoop")
         let present = harness.dir.appendingPathComponent("stat-probe-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: present, contents: Data("x".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: present, contents: Data("x".utf8)))
         let missing = present + "-missing"
         let tracer = try harness.start(["--pid", String(getpid())])
         var st = stat()
@@ -26,7 +26,7 @@ final class StatsnoopKernelTests: XCTestCase {
     func testFailedOnlyInTable() throws {
         let harness = try TrackerHarness("statsnoop")
         let present = harness.dir.appendingPathComponent("stat-ok-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: present, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: present, contents: nil))
         let missing = harness.dir.appendingPathComponent("stat-missing-\(UUID().uuidString)").path
         let tracer = try harness.start(["--pid", String(getpid()), "--param", "failed"], format: "table")
         var st = stat()
