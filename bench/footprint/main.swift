@@ -1,5 +1,5 @@
-// Footprint benchmark: one host process with N installed trackers attached and idle (each
-// filtered on a command that never runs), polled the way `eunomia run` polls. Prints
+// Footprint benchmark: one host process with N installed trackers attached and idle (filtered
+// on a command that never runs, where they have a comm filter), polled the way `eunomia run` polls. Prints
 // {"trackers":N,"rss_mb":..,"cpu_percent":..} after measuring for SECONDS.
 import CHostSupport
 import EunomiaHost
@@ -17,7 +17,9 @@ do {
     var trackers: [Tracker] = []
     for name in args.dropFirst(2) {
         let plugin = try store.resolve(name)
-        let params = try ResolvedParameters(schema: plugin.schema, assignments: ["comm=no-such-comm"])
+        // Idle: filtered on a command that never runs, where the tracker has that filter.
+        let idle = plugin.schema.parameter(named: "comm") != nil ? ["comm=no-such-comm"] : []
+        let params = try ResolvedParameters(schema: plugin.schema, assignments: idle)
         let formatter = EventFormatter(schema: plugin.schema, parameters: params, format: .json, output: output)
         let tracker = try Tracker(library: PluginLibrary(path: plugin.libraryURL.path), configJSON: params.configJSON(),
                                   bpfObject: plugin.bpfObjectURL, packageDirectory: plugin.directory, sink: formatter,
