@@ -61,7 +61,7 @@ public final class Tracker {
             struct_size: UInt32(MemoryLayout<eunomia_host_api>.size),
             abi_major: UInt16(EUNOMIA_ABI_MAJOR), abi_minor: UInt16(EUNOMIA_ABI_MINOR),
             host_ctx: Unmanaged.passUnretained(context).toOpaque(),
-            emit: emitCallback, log: logCallback))
+            emit: emitCallback, log: logCallback, end_report: nil))
         errorBuffer = .allocate(capacity: Tracker.errorSize)
         errorBuffer.initialize(repeating: 0, count: Tracker.errorSize)
 

@@ -1,9 +1,11 @@
 #define _GNU_SOURCE
 #include "eunomia_bpf.h"
+#include "eunomia_bpf_internal.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <errno.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,12 @@ struct eunomia_bpf {
     int lost_map_fd;
     uint64_t emitted;
     uint64_t refused; /* records the host declined */
+    eunomia_bpf_report_fn report;
+    eunomia_bpf_attach_fn attach;
+    uint64_t interval_ns; /* 0: report only at stop */
+    uint64_t next_report_ns;
+    void *user;
+    void (*free_user)(void *);
 };
 
 #define FAIL(code, ...)                                \
@@ -177,6 +185,12 @@ static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config
         (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_comm", comm, sizeof(comm), err, err_size)))
         return rc;
 
+    long long interval = eunomia_config_int(config, "interval", 0);
+    if (interval < 0)
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "interval=%lld: must be 0 (report at the end) or a number of seconds",
+             interval);
+    bpf->interval_ns = (uint64_t)interval * 1000000000ull;
+
     long long kb = eunomia_config_int(config, "ringbuf_kb", 0);
     if (kb > 0) {
         struct bpf_map *rb = bpf_object__find_map_by_name(bpf->obj, "events");
@@ -229,14 +243,79 @@ eunomia_status eunomia_bpf_create(const struct eunomia_create_args *args, eunomi
     return EUNOMIA_OK;
 }
 
+int eunomia_bpf_emit(struct eunomia_bpf *bpf, uint32_t record_id, const void *data, size_t size)
+{
+    if (bpf->host->emit(bpf->host->host_ctx, record_id, data, (uint32_t)size) == 0) {
+        bpf->emitted++;
+        return 0;
+    }
+    bpf->refused++;
+    return 1;
+}
+
 static int forward(void *ctx, void *data, size_t size)
 {
-    struct eunomia_bpf *bpf = ctx;
-    if (bpf->host->emit(bpf->host->host_ctx, 0, data, (uint32_t)size) == 0)
-        bpf->emitted++;
-    else
-        bpf->refused++;
+    eunomia_bpf_emit(ctx, 0, data, size);
     return 0;
+}
+
+uint64_t eunomia_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void eunomia_bpf_set_report(struct eunomia_bpf *bpf, eunomia_bpf_report_fn fn) { bpf->report = fn; }
+void eunomia_bpf_set_attach(struct eunomia_bpf *bpf, eunomia_bpf_attach_fn fn) { bpf->attach = fn; }
+
+void eunomia_bpf_set_user(struct eunomia_bpf *bpf, void *user, void (*free_fn)(void *))
+{
+    if (bpf->free_user && bpf->user && bpf->user != user)
+        bpf->free_user(bpf->user);
+    bpf->user = user;
+    bpf->free_user = free_fn;
+}
+
+void *eunomia_bpf_user(struct eunomia_bpf *bpf) { return bpf->user; }
+
+int eunomia_bpf_map_fd(struct eunomia_bpf *bpf, const char *name)
+{
+    struct bpf_map *map = bpf_object__find_map_by_name(bpf->obj, name);
+    return map ? bpf_map__fd(map) : -1;
+}
+
+size_t eunomia_bpf_read_stack(int stack_map_fd, int64_t id, uint64_t *addrs, size_t max)
+{
+    memset(addrs, 0, max * sizeof(*addrs));
+    if (id < 0 || stack_map_fd < 0)
+        return 0;
+    /* The map's value size is fixed at its creation (PERF_MAX_STACK_DEPTH frames by default,
+     * 127); read into a buffer of that size, then keep what the caller has room for. */
+    uint64_t frames[256] = { 0 };
+    struct bpf_map_info info = { 0 };
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(stack_map_fd, &info, &len) || info.value_size > sizeof(frames))
+        return 0;
+    uint32_t key = (uint32_t)id;
+    if (bpf_map_lookup_elem(stack_map_fd, &key, frames))
+        return 0;
+    size_t n = 0;
+    size_t cap = info.value_size / sizeof(uint64_t);
+    while (n < cap && n < max && frames[n]) {
+        addrs[n] = frames[n];
+        n++;
+    }
+    return n;
+}
+
+/* Run the plugin's report callback and close the report. */
+static eunomia_status run_report(struct eunomia_bpf *bpf, bool final, char *err, size_t err_size)
+{
+    eunomia_status rc = bpf->report(bpf, final, err, err_size);
+    if (EUNOMIA_HAS_FIELD(bpf->host, struct eunomia_host_api, end_report) && bpf->host->end_report)
+        bpf->host->end_report(bpf->host->host_ctx, eunomia_now_ns());
+    return rc;
 }
 
 static void detach_all(struct eunomia_bpf *bpf)
@@ -274,6 +353,27 @@ static void skip_missing_tracepoints(struct eunomia_bpf *bpf)
     }
 }
 
+/* Sections that name no target ("uprobe", "uretprobe", "perf_event") cannot attach by
+ * themselves: the plugin's attach callback gives them their binary, symbol or frequency. */
+static bool needs_manual_attach(const struct bpf_program *prog)
+{
+    const char *sec = bpf_program__section_name(prog);
+    return strcmp(sec, "uprobe") == 0 || strcmp(sec, "uretprobe") == 0 || strcmp(sec, "perf_event") == 0 ||
+           strcmp(sec, "uprobe.s") == 0 || strcmp(sec, "uretprobe.s") == 0;
+}
+
+eunomia_status eunomia_bpf_add_link_(struct eunomia_bpf *bpf, struct bpf_link *link)
+{
+    struct bpf_link **links = realloc(bpf->links, (bpf->n_links + 1) * sizeof(*links));
+    if (!links) {
+        bpf_link__destroy(link);
+        return EUNOMIA_ERR_NO_MEMORY;
+    }
+    bpf->links = links;
+    bpf->links[bpf->n_links++] = link;
+    return EUNOMIA_OK;
+}
+
 eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_size)
 {
     struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
@@ -291,7 +391,7 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
     if (!bpf->links)
         FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
     bpf_object__for_each_program(prog, bpf->obj) {
-        if (!bpf_program__autoload(prog))
+        if (!bpf_program__autoload(prog) || needs_manual_attach(prog))
             continue;
         struct bpf_link *link = bpf_program__attach(prog);
         if (!link) {
@@ -313,9 +413,20 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
         detach_all(bpf);
         FAIL(EUNOMIA_ERR_BPF, "cannot open the events ring buffer: %s", strerror(-e));
     }
+    if (bpf->attach) {
+        eunomia_status rc = bpf->attach(bpf, err, err_size);
+        if (rc != EUNOMIA_OK) {
+            detach_all(bpf);
+            ring_buffer__free(bpf->rb);
+            bpf->rb = NULL;
+            return rc;
+        }
+    }
     struct bpf_map *lost = bpf_object__find_map_by_name(bpf->obj, "eunomia_lost");
     bpf->lost_map_fd = lost ? bpf_map__fd(lost) : -1;
     bpf->state = RUNNING;
+    if (bpf->interval_ns)
+        bpf->next_report_ns = eunomia_now_ns() + bpf->interval_ns;
     return EUNOMIA_OK;
 }
 
@@ -335,6 +446,15 @@ eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint
     n = ring_buffer__consume(bpf->rb);
     if (n < 0)
         FAIL(EUNOMIA_ERR_BPF, "reading the ring buffer failed: %s", strerror(-n));
+    if (bpf->report && bpf->interval_ns && eunomia_now_ns() >= bpf->next_report_ns) {
+        /* Keep the cadence: the next report is due one interval after this one was. */
+        bpf->next_report_ns += bpf->interval_ns;
+        if (bpf->next_report_ns < eunomia_now_ns())
+            bpf->next_report_ns = eunomia_now_ns() + bpf->interval_ns;
+        eunomia_status rc = run_report(bpf, false, err, err_size);
+        if (rc != EUNOMIA_OK)
+            return rc;
+    }
     *delivered = bpf->emitted - before;
     return EUNOMIA_OK;
 }
@@ -342,13 +462,15 @@ eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint
 eunomia_status eunomia_bpf_stop(eunomia_instance *inst, char *err, size_t err_size)
 {
     struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
-    (void)err;
-    (void)err_size;
+    bool was_running = bpf->state == RUNNING;
     detach_all(bpf);
-    /* Hand over what was already in the buffer: nothing is lost at shutdown. */
-    if (bpf->rb && bpf->state == RUNNING)
-        ring_buffer__consume(bpf->rb);
     bpf->state = STOPPED;
+    /* Hand over what was already in the buffer: nothing is lost at shutdown. */
+    if (bpf->rb && was_running)
+        ring_buffer__consume(bpf->rb);
+    /* The final report covers everything up to the detach. */
+    if (bpf->report && was_running)
+        return run_report(bpf, true, err, err_size);
     return EUNOMIA_OK;
 }
 
@@ -360,6 +482,8 @@ void eunomia_bpf_destroy(eunomia_instance *inst)
     detach_all(bpf);
     ring_buffer__free(bpf->rb);
     bpf_object__close(bpf->obj);
+    if (bpf->free_user && bpf->user)
+        bpf->free_user(bpf->user);
     free(bpf);
 }
 

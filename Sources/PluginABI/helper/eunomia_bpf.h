@@ -51,6 +51,62 @@ bool eunomia_kprobe_available(const char *symbol);
 void eunomia_bpf_log(struct eunomia_bpf *bpf, int32_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- Periodic reports (aggregating trackers; ABI 1.1) ----
+ * A report callback reads the plugin's BPF maps and hands rows or histograms to the host with
+ * eunomia_bpf_emit (record ids of schema kind "row" or "histogram"); the helper then closes the
+ * report. It runs from poll every `interval` seconds (the config parameter "interval"; 0 or
+ * absent: never) and once more from stop with final = true, after the programs are detached.
+ * Register it in configure. */
+typedef eunomia_status (*eunomia_bpf_report_fn)(struct eunomia_bpf *bpf, bool final, char *err, size_t err_size);
+void eunomia_bpf_set_report(struct eunomia_bpf *bpf, eunomia_bpf_report_fn fn);
+
+/* Hand one record to the host. Returns 0 when accepted (counted as emitted), else non-zero
+ * (counted as lost). Callable from a report callback, or from poll-time code. */
+int eunomia_bpf_emit(struct eunomia_bpf *bpf, uint32_t record_id, const void *data, size_t size);
+
+/* ---- Attach points that need arguments ----
+ * Programs in sections without a target ("uprobe", "uretprobe", "perf_event") are loaded but
+ * never auto-attached; the attach callback, registered in configure, attaches them. It runs
+ * in start after every other program is attached. Links it creates are owned by the helper. */
+typedef eunomia_status (*eunomia_bpf_attach_fn)(struct eunomia_bpf *bpf, char *err, size_t err_size);
+void eunomia_bpf_set_attach(struct eunomia_bpf *bpf, eunomia_bpf_attach_fn fn);
+
+/* Attach a uprobe (or uretprobe) program to symbol in binary, for one process (pid > 0) or all
+ * (pid <= 0). binary is a path, or a library name ("libc", "libc.so.6") looked up among the
+ * files mapped by pid (or this process), then in the standard library directories. The
+ * symbol's file offset comes from the ELF symbol tables (.symtab, .dynsym). */
+eunomia_status eunomia_bpf_attach_uprobe(struct eunomia_bpf *bpf, const char *prog_name, const char *binary,
+                                         const char *symbol, bool retprobe, int pid, char *err, size_t err_size);
+
+/* Attach a perf_event program to a CPU-clock sampling event at sample_freq Hz on every online
+ * CPU (all processes; filter in BPF). */
+eunomia_status eunomia_bpf_attach_perf_event(struct eunomia_bpf *bpf, const char *prog_name, uint64_t sample_freq,
+                                             char *err, size_t err_size);
+
+/* Path of binary as eunomia_bpf_attach_uprobe resolves it. */
+eunomia_status eunomia_resolve_binary(const char *binary, int pid, char *path, size_t path_size, char *err,
+                                      size_t err_size);
+
+/* File offset of a function symbol in an ELF file (what uprobes attach to). */
+eunomia_status eunomia_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset, char *err,
+                                         size_t err_size);
+
+/* ---- Odds and ends ---- */
+/* Per-instance plugin state, freed with free_fn (may be NULL) at destroy. */
+void eunomia_bpf_set_user(struct eunomia_bpf *bpf, void *user, void (*free_fn)(void *));
+void *eunomia_bpf_user(struct eunomia_bpf *bpf);
+
+/* fd of the named map of the loaded object, -1 if there is none. */
+int eunomia_bpf_map_fd(struct eunomia_bpf *bpf, const char *name);
+
+/* Copy the addresses of stack trace `id` of a BPF_MAP_TYPE_STACK_TRACE map into addrs
+ * (max entries), zero-filling the rest. Returns the number of frames; 0 for a negative id
+ * (bpf_get_stackid failed) or an id no longer in the map. */
+size_t eunomia_bpf_read_stack(int stack_map_fd, int64_t id, uint64_t *addrs, size_t max);
+
+/* CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns. */
+uint64_t eunomia_now_ns(void);
+
 /* Config accessors; the host has validated types and applied defaults. */
 bool eunomia_config_bool(const json_t *config, const char *key);
 long long eunomia_config_int(const json_t *config, const char *key, long long fallback);

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define EUNOMIA_ABI_MAJOR 1
-#define EUNOMIA_ABI_MINOR 0
+#define EUNOMIA_ABI_MINOR 1
 
 /* Name of the single symbol a plugin exports. */
 #define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
@@ -74,11 +74,20 @@ struct eunomia_host_api {
     /*
      * Hand one binary record to the host. record_id selects the layout in the plugin's schema.
      * data is borrowed for the call only. Returns 0 when the record was accepted, non-zero when
-     * the host dropped it (the plugin must count it in events_lost). Only call from poll.
+     * the host dropped it (the plugin must count it in events_lost). Only call from poll, and
+     * (ABI 1.1) from stop, to hand over a final report.
      */
     int32_t (*emit)(void *host_ctx, uint32_t record_id, const void *data, uint32_t size);
     /* Write a NUL-terminated message to the host's log. Callable from any plugin call. */
     void (*log)(void *host_ctx, int32_t level, const char *message);
+    /*
+     * ABI 1.1. Close a report: the report records (schema kind "row" or "histogram") emitted
+     * since the previous end_report form one report, taken at timestamp_ns (CLOCK_MONOTONIC,
+     * as bpf_ktime_get_ns). The host sorts, limits and prints them together. A report may be
+     * empty. Call from poll or stop, like emit. Returns 0. Check EUNOMIA_HAS_FIELD first: a
+     * 1.0 host has no reports.
+     */
+    int32_t (*end_report)(void *host_ctx, uint64_t timestamp_ns);
 };
 
 /* Arguments of create. Everything in it is borrowed for the duration of create only,
