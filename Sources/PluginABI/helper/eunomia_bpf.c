@@ -79,6 +79,18 @@ bool eunomia_tracepoint_exists(const char *category, const char *event)
     return false;
 }
 
+bool eunomia_tp_btf_available(const char *event)
+{
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux)
+        return false;
+    char name[256];
+    snprintf(name, sizeof(name), "btf_trace_%s", event);
+    bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+    btf__free(vmlinux);
+    return found;
+}
+
 bool eunomia_kprobe_available(const char *symbol)
 {
     if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)

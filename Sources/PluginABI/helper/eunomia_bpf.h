@@ -42,6 +42,10 @@ eunomia_status eunomia_bpf_disable_section_prefix(struct eunomia_bpf *bpf, const
 /* True when tracefs has events/CATEGORY/EVENT on this kernel. */
 bool eunomia_tracepoint_exists(const char *category, const char *event);
 
+/* True when the kernel's BTF describes raw tracepoint `event` ("block_rq_issue"), so tp_btf/
+ * programs on it can load; plugins fall back to raw_tp/ programs when false. */
+bool eunomia_tp_btf_available(const char *event);
+
 /* True when the kernel supports kprobes (CONFIG_KPROBES) and has kernel function symbol
  * (listed in /proc/kallsyms); symbol may be NULL to ask only for kprobe support. Plugins keep
  * kprobe programs as a first choice and fall back to tracepoints when this is false. */
