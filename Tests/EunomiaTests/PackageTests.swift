@@ -108,7 +108,7 @@ final class PackageTests: XCTestCase {
             m.abi = ABIVersion(major: 2, minor: 0)
             entries[i].1 = m.encoded()
         }
-        try assertRefused(pkg, "was built for eunomia ABI 2.0; this host speaks ABI 1.0")
+        try assertRefused(pkg, "was built for eunomia ABI 2.0; this host speaks ABI 1.1")
     }
 
     /// Packing checks the schema against the BPF object's BTF, and refuses unloadable libraries.

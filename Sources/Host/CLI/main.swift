@@ -61,6 +61,11 @@ struct Run: ParsableCommand {
               eunomia run opensnoop --pid 1234 -o json       one process, JSON lines
               eunomia run opensnoop@0.1.0 --param failed     only failed opens, pinned version
               eunomia run opensnoop --duration 10 -o csv > opens.csv
+              eunomia run syscount --interval 5              top syscalls every 5 s
+              eunomia run profile --pid 1234 --duration 30 --folded > stacks.folded
+
+            Aggregating trackers (syscount, biolatency, memleak, profile, ...) print a report
+            every --interval seconds and a final one when stopped (Ctrl-C or --duration).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -77,8 +82,14 @@ struct Run: ParsableCommand {
     @Option(help: "Trace only this command name (the plugin's comm parameter).")
     var comm: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line) or csv.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line), csv, or folded (stacks as 'comm;outer;...;inner count' lines for flame graphs).")
     var format: OutputFormat = .table
+
+    @Flag(help: "Same as -o folded.")
+    var folded = false
+
+    @Option(help: "Seconds between reports of an aggregating tracker (its interval parameter); 0 reports only at the end.")
+    var interval: UInt32?
 
     @Option(help: "Stop after this many seconds.")
     var duration: Double?
@@ -94,10 +105,11 @@ struct Run: ParsableCommand {
             var assignments = params
             if let pid { assignments.append("pid=\(pid)") }
             if let comm { assignments.append("comm=\(comm)") }
+            if let interval { assignments.append("interval=\(interval)") }
             let parameters = try ResolvedParameters(schema: installed.schema, assignments: assignments)
             eh_install_stop_signals()
             let output = OutputBuffer(fd: STDOUT_FILENO)
-            let summary = try Runner.run(plugin: installed, parameters: parameters, format: format, duration: duration,
+            let summary = try Runner.run(plugin: installed, parameters: parameters, format: folded ? .folded : format, duration: duration,
                                          output: output, logger: logger, shouldStop: { eh_stop_requested() != 0 })
             var line = String(format: "%@: %llu events, %llu lost in %.1fs", installed.reference, summary.events, summary.lost, summary.seconds)
             if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }

@@ -3,6 +3,8 @@ import Foundation
 
 public enum OutputFormat: String, CaseIterable, Codable {
     case table, json, csv
+    /// Stacks as `root;outer;...;inner count` lines, for flame graphs.
+    case folded
 }
 
 /// How one field is rendered, worked out once from the schema. Trivially copyable (tables of
@@ -15,6 +17,10 @@ enum FieldPlan {
     case integer(offset: Int, type: FieldType, render: IntegerRender)
     /// Index into EventFormatter.templates.
     case template(Int)
+    /// Zero-terminated u64 addresses; user stacks read the process id from field pidField.
+    case stack(offset: Int, size: Int, kernel: Bool, pidField: Int)
+    /// log2 slots; unit indexes EventFormatter.units.
+    case histogram(offset: Int, slots: Int, wide: Bool, unit: Int)
 
     enum IntegerRender {
         case decimal
@@ -58,6 +64,11 @@ public final class EventFormatter: RecordSink {
         /// `"name":` of every field, back to back; keyRanges[i] locates field i's.
         let keyBytes: UnsafeMutableBufferPointer<UInt8>
         let keyRanges: UnsafeMutableBufferPointer<Range<Int>>
+        /// Report layouts: stack fields printed under table rows, sort key, row limit.
+        var stackLines: [Int] = []
+        var sortField: Int?
+        var limit = 0
+        var csvHeaderDone = false
 
         init(record: RecordLayout, plans: [FieldPlan], columns: [Column]) {
             self.record = record
@@ -98,10 +109,16 @@ public final class EventFormatter: RecordSink {
     private var valueNames: [[Int64: [UInt8]]] = []
     private var bitNames: [[(UInt64, [UInt8])]] = []
     private var templates: [FieldPlan.Template] = []
-    private let clock = WallClock()
-    /// Holds composed text (templates, argv) before it is escaped for JSON or CSV.
-    private let scratch = OutputBuffer(capacity: 4096) { _ in true }
-    public private(set) var malformed: UInt64 = 0
+    let units: [[UInt8]]
+    let clock = WallClock()
+    /// Holds composed text (templates, argv, stacks) before it is escaped for JSON or CSV.
+    let scratch = OutputBuffer(capacity: 4096) { _ in true }
+    public internal(set) var malformed: UInt64 = 0
+    /// Report layouts by id order, and the records of the report being collected.
+    let reportLayouts: [Layout]
+    var pending: [UInt32: [[UInt8]]] = [:]
+    /// Turns stack addresses into names; created only for schemas with stacks.
+    let symbolizer: StackSymbolizer?
 
     public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer) {
         self.format = format
@@ -110,11 +127,17 @@ public final class EventFormatter: RecordSink {
         var valueNames: [[Int64: [UInt8]]] = []
         var bitNames: [[(UInt64, [UInt8])]] = []
         var templates: [FieldPlan.Template] = []
+        var units: [[UInt8]] = []
         for record in schema.records.sorted(by: { $0.id < $1.id }) {
-            let visible = record.fields.indices.filter { record.fields[$0].visibleInTable(parameters) }
+            // Stacks and histograms are multi-line: they follow the row instead of taking a column.
+            let visible = record.fields.indices.filter {
+                record.fields[$0].visibleInTable(parameters) && record.fields[$0].type != .stack && record.fields[$0].type != .histogram
+            }
             let columns = visible.enumerated().map { n, i in
                 let f = record.fields[i]
-                return Column(field: i, width: n == visible.count - 1 ? 0 : max(f.width ?? 0, f.header.utf8.count), right: f.align == .right)
+                // The last column is not padded, unless it is right-aligned (numbers line up under the header).
+                let last = n == visible.count - 1 && f.align != .right
+                return Column(field: i, width: last ? 0 : max(f.width ?? 0, f.header.utf8.count), right: f.align == .right)
             }
             let plans = record.fields.map { f -> FieldPlan in
                 switch f.type {
@@ -123,6 +146,12 @@ public final class EventFormatter: RecordSink {
                 case .bytes where f.display == .ipv4 || f.display == .ipv6 || f.display == .ip:
                     return .address(offset: f.offset, size: f.size, unmapV4: f.display == .ip)
                 case .bytes: return .bytes(offset: f.offset, size: f.size)
+                case .stack:
+                    let pidField = f.pid.flatMap { p in record.fields.firstIndex { $0.name == p } } ?? -1
+                    return .stack(offset: f.offset, size: f.size, kernel: f.stack == .kernel, pidField: pidField)
+                case .histogram:
+                    units.append(Array((f.unit ?? "value").utf8))
+                    return .histogram(offset: f.offset, slots: f.size / f.slotSize, wide: f.slotSize == 8, unit: units.count - 1)
                 case .template:
                     func compile(_ text: String) -> [FieldPlan.Template.Segment] {
                         FieldSpec.parseTemplate(text).flatMap { literal, name -> [FieldPlan.Template.Segment] in
@@ -163,18 +192,26 @@ public final class EventFormatter: RecordSink {
                     return .integer(offset: f.offset, type: f.type, render: render)
                 }
             }
-            layouts.append(Layout(record: record, plans: plans, columns: columns))
+            let layout = Layout(record: record, plans: plans, columns: columns)
+            layout.stackLines = record.fields.indices.filter { record.fields[$0].type == .stack && record.fields[$0].visibleInTable(parameters) }
+            layout.sortField = record.sort.flatMap { s in record.fields.firstIndex { $0.name == s } }
+            if let limit = record.limit, case .integer(let n)? = parameters[limit], n > 0 { layout.limit = Int(n) }
+            layouts.append(layout)
         }
         primary = layouts.first
         others = Dictionary(uniqueKeysWithValues: layouts.dropFirst().map { ($0.record.id, $0) })
         self.valueNames = valueNames
         self.bitNames = bitNames
         self.templates = templates
+        self.units = units
+        reportLayouts = layouts.filter { $0.record.isReport }
+        symbolizer = schema.records.contains { $0.hasStacks } ? StackSymbolizer() : nil
     }
 
-    /// Table and CSV headers, for the first record layout.
+    /// Table and CSV headers, for the first event layout (reports print theirs with each report).
     public func writeHeader() {
-        guard let first = primary else { return }
+        let first = primary.map { [$0] + others.values.sorted { $0.record.id < $1.record.id } }?.first { !$0.record.isReport }
+        guard let first, format != .folded else { return }
         switch format {
         case .table:
             for (i, c) in first.columns.enumerated() {
@@ -190,7 +227,7 @@ public final class EventFormatter: RecordSink {
                 output.append(f.name)
             }
             output.append(UInt8(ascii: "\n"))
-        case .json:
+        case .json, .folded:
             break
         }
         output.flush()
@@ -203,44 +240,69 @@ public final class EventFormatter: RecordSink {
             malformed += 1
             return false
         }
+        if layout.record.isReport {
+            pending[recordID, default: []].append(Array(bytes))
+            return true
+        }
+        writeRecord(layout, bytes)
+        output.recordDone()
+        return true
+    }
+
+    /// One record as a table line (plus its stacks), a JSON object or a CSV line.
+    func writeRecord(_ layout: Layout, _ bytes: UnsafeRawBufferPointer, jsonPrefix: Bool = true) {
         let plans = layout.plans
         switch format {
         case .table:
-            for (i, c) in layout.columns.enumerated() {
-                if i > 0 { output.append(UInt8(ascii: " ")) }
-                let start = output.count
-                write(plans[c.field], plans, bytes, .table, to: output)
-                align(from: start, c)
-            }
-            output.append(UInt8(ascii: "\n"))
+            writeTableRow(layout, bytes)
+            for i in layout.stackLines { writeStackLines(plans[i], plans, bytes) }
         case .json:
-            output.append(UInt8(ascii: "{"))
-            for i in plans.indices {
-                if i > 0 { output.append(UInt8(ascii: ",")) }
-                let key = layout.keyRanges[i]
-                output.append(UnsafeRawBufferPointer(start: layout.keyBytes.baseAddress! + key.lowerBound, count: key.count))
-                write(plans[i], plans, bytes, .json, to: output)
-            }
-            output.append(StaticString("}\n"))
+            writeJSONObject(layout, bytes)
+            output.append(UInt8(ascii: "\n"))
         case .csv:
             for i in plans.indices {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
                 write(plans[i], plans, bytes, .csv, to: output)
             }
             output.append(UInt8(ascii: "\n"))
+        case .folded:
+            break
         }
-        output.recordDone()
-        return true
     }
 
-    @inline(__always) private func align(from start: Int, _ c: Column) {
+    func writeTableRow(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
+        for (i, c) in layout.columns.enumerated() {
+            if i > 0 { output.append(UInt8(ascii: " ")) }
+            let start = output.count
+            write(layout.plans[c.field], layout.plans, bytes, .table, to: output)
+            align(from: start, c)
+        }
+        output.append(UInt8(ascii: "\n"))
+    }
+
+    /// `{"field":value,...}` without a newline; `skip` leaves one field out.
+    func writeJSONObject(_ layout: Layout, _ bytes: UnsafeRawBufferPointer, skip: Int = -1) {
+        let plans = layout.plans
+        output.append(UInt8(ascii: "{"))
+        var first = true
+        for i in plans.indices where i != skip {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            let key = layout.keyRanges[i]
+            output.append(UnsafeRawBufferPointer(start: layout.keyBytes.baseAddress! + key.lowerBound, count: key.count))
+            write(plans[i], plans, bytes, .json, to: output)
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    @inline(__always) func align(from start: Int, _ c: Column) {
         guard c.width > 0 else { return }
         if c.right { output.alignRight(from: start, width: c.width) } else { output.padLeftAligned(from: start, width: c.width) }
     }
 
     enum Style { case table, json, csv }
 
-    private func write(_ plan: FieldPlan, _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
+    func write(_ plan: FieldPlan, _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
         switch plan {
         case .string(let offset, let size, let argv):
             let available = max(0, min(size, bytes.count - offset))
@@ -284,10 +346,47 @@ public final class EventFormatter: RecordSink {
                 writeSegments(segments, plans, bytes, to: scratch)
                 text(scratch.bytes, style, to: out)
             }
+        case .stack:
+            switch style {
+            case .json:
+                out.append(UInt8(ascii: "["))
+                var first = true
+                forEachFrame(plan, plans, bytes, flags: StackSymbolizer.full) { name in
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    JSONText.appendString(name, to: out)
+                }
+                out.append(UInt8(ascii: "]"))
+            case .csv, .table:
+                scratch.reset()
+                forEachFrame(plan, plans, bytes, flags: StackSymbolizer.full) { name in
+                    if scratch.count > 0 { scratch.append(UInt8(ascii: ";")) }
+                    scratch.append(name)
+                }
+                text(scratch.bytes, style, to: out)
+            }
+        case .histogram(let offset, let slots, let wide, let unit):
+            // Tables and CSV lay histograms out by themselves (ReportFormatter); JSON nests them.
+            let counts = histogramCounts(offset, slots, wide, bytes)
+            out.append(StaticString("{\"unit\":"))
+            JSONText.appendString(units[unit], to: out)
+            out.append(StaticString(",\"buckets\":["))
+            let last = counts.lastIndex { $0 != 0 } ?? -1
+            if last >= 0 {
+                for i in 0...last {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    let (low, high) = Log2Histogram.bounds(i)
+                    out.append(StaticString("{\"low\":")); out.appendDecimal(low)
+                    out.append(StaticString(",\"high\":")); out.appendDecimal(high)
+                    out.append(StaticString(",\"count\":")); out.appendDecimal(counts[i])
+                    out.append(UInt8(ascii: "}"))
+                }
+            }
+            out.append(StaticString("]}"))
         }
     }
 
-    private func writeSegments(_ segments: [FieldPlan.Template.Segment], _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
+    func writeSegments(_ segments: [FieldPlan.Template.Segment], _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
         for s in segments {
             switch s {
             case .literal(let text): out.append(text)
@@ -308,7 +407,7 @@ public final class EventFormatter: RecordSink {
         }
     }
 
-    private func text(_ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
+    func text(_ bytes: UnsafeRawBufferPointer, _ style: Style, to out: OutputBuffer) {
         switch style {
         case .table: TableText.append(bytes, to: out)
         case .json: JSONText.appendString(bytes, to: out)
@@ -316,7 +415,7 @@ public final class EventFormatter: RecordSink {
         }
     }
 
-    private func writeInteger(_ raw: UInt64, signed: Bool, _ render: FieldPlan.IntegerRender, _ style: Style, to out: OutputBuffer) {
+    func writeInteger(_ raw: UInt64, signed: Bool, _ render: FieldPlan.IntegerRender, _ style: Style, to out: OutputBuffer) {
         switch render {
         case .decimal:
             if signed { out.appendDecimal(Int64(bitPattern: raw)) } else { out.appendDecimal(raw) }
@@ -381,13 +480,13 @@ public final class EventFormatter: RecordSink {
         }
     }
 
-    @inline(__always) private func quoted(_ style: Style, _ out: OutputBuffer, _ body: () -> Void) {
+    @inline(__always) func quoted(_ style: Style, _ out: OutputBuffer, _ body: () -> Void) {
         if style == .json { out.append(UInt8(ascii: "\"")) }
         body()
         if style == .json { out.append(UInt8(ascii: "\"")) }
     }
 
-    @inline(__always) private func loadInteger(_ offset: Int, _ type: FieldType, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    @inline(__always) func loadInteger(_ offset: Int, _ type: FieldType, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
         switch type {
         case .u8: return UInt64(bytes.load(fromByteOffset: offset, as: UInt8.self))
         case .i8: return UInt64(bitPattern: Int64(bytes.load(fromByteOffset: offset, as: Int8.self)))

@@ -23,6 +23,9 @@ public enum Runner {
         guard library.name == plugin.name else {
             throw EunomiaError("\(plugin.libraryURL.path) calls itself '\(library.name)', the package says '\(plugin.name)'")
         }
+        if format == .folded && !plugin.schema.records.contains(where: { $0.kind == .row && $0.hasStacks }) {
+            throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
+        }
         let formatter = EventFormatter(schema: plugin.schema, parameters: parameters, format: format, output: output)
         let tracker = try Tracker(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
                                   packageDirectory: plugin.directory, sink: formatter, logger: logger)

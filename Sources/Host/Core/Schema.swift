@@ -178,6 +178,10 @@ public enum FieldType: String, Codable {
     case u8, u16, u32, u64, i8, i16, i32, i64, bool, string, bytes
     /// Not in the record: text composed from other fields by `template`.
     case template
+    /// u64 instruction addresses up to the first 0, symbolized by the host.
+    case stack
+    /// log2 histogram slots (u32 or u64, per `element`): slot i counts values in [2^i, 2^(i+1)).
+    case histogram
 
     /// Fixed size of the type, nil for variable-size string and bytes.
     var fixedSize: Int? {
@@ -186,7 +190,7 @@ public enum FieldType: String, Codable {
         case .u16, .i16: return 2
         case .u32, .i32: return 4
         case .u64, .i64: return 8
-        case .string, .bytes, .template: return nil
+        case .string, .bytes, .template, .stack, .histogram: return nil
         }
     }
 
@@ -216,6 +220,18 @@ public enum DisplayHint: String, Codable {
 }
 
 public enum Alignment: String, Codable { case left, right }
+
+/// Whose addresses a stack field holds.
+public enum StackKind: String, Codable { case user, kernel }
+
+/// What a record is: one event, printed at once, or part of a periodic report.
+public enum RecordKind: String, Codable {
+    case event
+    /// A row of a top-N table; rows are collected until the plugin closes the report.
+    case row
+    /// One histogram (its other fields are keys), collected like rows.
+    case histogram
+}
 
 public struct FieldSpec: Codable, Equatable {
     public var name: String
@@ -248,10 +264,16 @@ public struct FieldSpec: Codable, Equatable {
     /// `template` is the fallback.
     public var templates: [String: String]?
     public var select: String?
+    /// Stack fields: whose addresses; user stacks name the field holding the process id in `pid`.
+    public var stack: StackKind?
+    public var pid: String?
+    /// Histogram fields: slot type (u32, the default, or u64) and the unit printed ("usecs").
+    public var element: FieldType?
+    public var unit: String?
 
     enum CodingKeys: String, CodingKey {
         case name, type, offset, size, display, column, width, align, when, hidden, member, values, bits, scale,
-             decimals, template, templates, select
+             decimals, template, templates, select, stack, pid, element, unit
     }
 
     public init(from decoder: Decoder) throws {
@@ -275,7 +297,14 @@ public struct FieldSpec: Codable, Equatable {
         template = try c.decodeIfPresent(String.self, forKey: .template)
         templates = try c.decodeIfPresent([String: String].self, forKey: .templates)
         select = try c.decodeIfPresent(String.self, forKey: .select)
+        stack = try c.decodeIfPresent(StackKind.self, forKey: .stack)
+        pid = try c.decodeIfPresent(String.self, forKey: .pid)
+        element = try c.decodeIfPresent(FieldType.self, forKey: .element)
+        unit = try c.decodeIfPresent(String.self, forKey: .unit)
     }
+
+    /// Size of one histogram slot.
+    var slotSize: Int { element == .u64 ? 8 : 4 }
 
     public var header: String { column ?? name.uppercased() }
     public var btfMember: String { member ?? name }
@@ -341,6 +370,21 @@ public struct FieldSpec: Codable, Equatable {
         if let fixed = type.fixedSize, fixed != size {
             throw fail("type \(type.rawValue) has \(fixed) bytes, not \(size)")
         }
+        if type == .stack {
+            guard size % 8 == 0 else { throw fail("a stack holds 8-byte addresses; size \(size) is not a multiple of 8") }
+            guard let kind = stack else { throw fail("a stack field needs \"stack\": \"user\" or \"kernel\"") }
+            if kind == .user {
+                guard let p = pid, let f = record.fields.first(where: { $0.name == p }), f.type.isInteger else {
+                    throw fail("a user stack needs \"pid\" naming the integer field that holds the process id")
+                }
+            }
+        }
+        if type == .histogram {
+            guard record.kind == .histogram else { throw fail("histogram fields belong in records of kind histogram") }
+            guard element == nil || element == .u32 || element == .u64 else { throw fail("histogram element must be u32 or u64") }
+            guard size % slotSize == 0 else { throw fail("size \(size) is not a whole number of \(slotSize)-byte slots") }
+            guard size / slotSize <= 64 else { throw fail("a log2 histogram has at most 64 slots") }
+        }
         switch display {
         case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
         case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
@@ -374,8 +418,28 @@ public struct RecordLayout: Codable, Equatable {
     /// (only the used part of the string is sent).
     public var size: Int
     public var fields: [FieldSpec]
+    public var kind: RecordKind
+    /// Rows: integer field the rows are sorted by, largest first (else the plugin's order).
+    public var sort: String?
+    /// Rows: integer parameter holding the most rows a report shows (0: all).
+    public var limit: String?
 
-    enum CodingKeys: String, CodingKey { case id, name, btfStruct = "btf_struct", size, fields }
+    enum CodingKeys: String, CodingKey { case id, name, btfStruct = "btf_struct", size, fields, kind, sort, limit }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(UInt32.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        btfStruct = try c.decodeIfPresent(String.self, forKey: .btfStruct)
+        size = try c.decode(Int.self, forKey: .size)
+        fields = try c.decode([FieldSpec].self, forKey: .fields)
+        kind = try c.decodeIfPresent(RecordKind.self, forKey: .kind) ?? .event
+        sort = try c.decodeIfPresent(String.self, forKey: .sort)
+        limit = try c.decodeIfPresent(String.self, forKey: .limit)
+    }
+
+    public var isReport: Bool { kind != .event }
+    public var hasStacks: Bool { fields.contains { $0.type == .stack } }
 
     /// Bytes a record must have: everything up to the end of the furthest non-string field.
     public var minimumSize: Int {
@@ -391,6 +455,22 @@ public struct RecordLayout: Codable, Equatable {
                 throw EunomiaError("\(source): record '\(name)' declares field '\(f.name)' twice")
             }
             try f.validate(source: source, record: self, parameters: parameters)
+        }
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): record '\(name)': \(msg)") }
+        if kind == .histogram && fields.filter({ $0.type == .histogram }).count != 1 {
+            throw fail("a histogram record needs exactly one histogram field")
+        }
+        if let sort {
+            guard kind == .row else { throw fail("sort applies to records of kind row") }
+            guard let f = fields.first(where: { $0.name == sort }), f.type.isInteger else {
+                throw fail("sort names '\(sort)', which is not an integer field")
+            }
+        }
+        if let limit {
+            guard kind == .row else { throw fail("limit applies to records of kind row") }
+            guard let p = parameters.first(where: { $0.name == limit }), p.type == .integer else {
+                throw fail("limit names '\(limit)', which is not an integer parameter")
+            }
         }
     }
 }

@@ -5,6 +5,13 @@ import PluginABI
 /// Receives each record a plugin emits, on the thread that polls. Returns false to drop it.
 public protocol RecordSink: AnyObject {
     func consume(recordID: UInt32, bytes: UnsafeRawBufferPointer) -> Bool
+    /// The records of kind row or histogram since the last call form one report, taken at
+    /// timestampNs (CLOCK_MONOTONIC).
+    func endReport(timestampNs: UInt64)
+}
+
+extension RecordSink {
+    public func endReport(timestampNs: UInt64) {}
 }
 
 public struct TrackerStats: Equatable {
@@ -26,6 +33,12 @@ private let emitCallback: @convention(c) (UnsafeMutableRawPointer?, UInt32, Unsa
     ctx, id, data, size in
     let context = Unmanaged<CallbackContext>.fromOpaque(ctx!).takeUnretainedValue()
     return context.sink.consume(recordID: id, bytes: UnsafeRawBufferPointer(start: data, count: Int(size))) ? 0 : 1
+}
+
+private let endReportCallback: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = { ctx, timestamp in
+    let context = Unmanaged<CallbackContext>.fromOpaque(ctx!).takeUnretainedValue()
+    context.sink.endReport(timestampNs: timestamp)
+    return 0
 }
 
 private let logCallback: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Void = {
@@ -61,7 +74,7 @@ public final class Tracker {
             struct_size: UInt32(MemoryLayout<eunomia_host_api>.size),
             abi_major: UInt16(EUNOMIA_ABI_MAJOR), abi_minor: UInt16(EUNOMIA_ABI_MINOR),
             host_ctx: Unmanaged.passUnretained(context).toOpaque(),
-            emit: emitCallback, log: logCallback, end_report: nil))
+            emit: emitCallback, log: logCallback, end_report: endReportCallback))
         errorBuffer = .allocate(capacity: Tracker.errorSize)
         errorBuffer.initialize(repeating: 0, count: Tracker.errorSize)
 

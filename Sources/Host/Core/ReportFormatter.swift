@@ -1,0 +1,287 @@
+import CHostSupport
+import Foundation
+
+/// Symbol names for stack addresses: kernel ones from /proc/kallsyms, user ones from the ELF
+/// symbol tables of the files a process maps. Caches live for the formatter's lifetime;
+/// per-process ones are revalidated at each report.
+final class StackSymbolizer {
+    static let full = Int32(EH_SYM_OFFSET | EH_SYM_MODULE)
+    /// Names only, as flame graph tools expect.
+    static let bare: Int32 = 0
+
+    private let handle: OpaquePointer
+    private let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: 1024)
+
+    init() { handle = eh_symbolizer_new() }
+
+    deinit {
+        eh_symbolizer_free(handle)
+        buffer.deallocate()
+    }
+
+    func beginReport() { eh_symbolizer_begin(handle) }
+
+    /// The name of addr, valid until the next call.
+    func name(pid: Int32, address: UInt64, flags: Int32) -> UnsafeRawBufferPointer {
+        let n = eh_symbolize(handle, pid, address, flags, buffer, 1024)
+        return UnsafeRawBufferPointer(start: buffer, count: n)
+    }
+
+    var stats: eh_symbolizer_stats {
+        var s = eh_symbolizer_stats()
+        eh_symbolizer_stats(handle, &s)
+        return s
+    }
+}
+
+/// libbpf-tools' log2 histograms: slot i holds values in [2^i, 2^(i+1)), slot 0 also holds 0.
+enum Log2Histogram {
+    static func bounds(_ slot: Int) -> (low: UInt64, high: UInt64) {
+        if slot == 0 { return (0, 1) }
+        let low: UInt64 = 1 << UInt64(slot)
+        return (low, slot >= 63 ? UInt64.max : (low << 1) - 1)
+    }
+
+    /// The `usecs : count distribution` block print_log2_hist prints.
+    static func appendTable(_ counts: [UInt64], unit: [UInt8], to out: OutputBuffer) {
+        guard let last = counts.lastIndex(where: { $0 != 0 }) else { return }
+        let maxCount = counts.max() ?? 0
+        let narrow = last <= 32
+        let numberWidth = narrow ? 10 : 20
+        let stars = narrow ? 40 : 20
+        out.appendSpaces(narrow ? 5 : 15)
+        var start = out.count
+        out.append(unit)
+        out.padLeftAligned(from: start, width: narrow ? 19 : 29)
+        out.append(StaticString(" : count    distribution\n"))
+        for i in 0...last {
+            let (low, high) = bounds(i)
+            start = out.count
+            out.appendDecimal(low)
+            out.alignRight(from: start, width: numberWidth)
+            out.append(StaticString(" -> "))
+            start = out.count
+            out.appendDecimal(high)
+            out.padLeftAligned(from: start, width: numberWidth)
+            out.append(StaticString(" : "))
+            start = out.count
+            out.appendDecimal(counts[i])
+            out.padLeftAligned(from: start, width: 8)
+            out.append(StaticString(" |"))
+            let filled = maxCount == 0 ? 0 : Int(counts[i].multipliedFullWidth(by: UInt64(stars)).low / maxCount)
+            for _ in 0..<filled { out.append(UInt8(ascii: "*")) }
+            out.appendSpaces(stars - filled)
+            out.append(StaticString("|\n"))
+        }
+    }
+}
+
+/// Reports: rows and histograms collected since the last end_report, printed together.
+extension EventFormatter {
+    public func endReport(timestampNs: UInt64) {
+        symbolizer?.beginReport()
+        var printed = false
+        for layout in reportLayouts {
+            guard let rows = pending[layout.record.id], !rows.isEmpty else { continue }
+            writeReport(layout, rows, timestampNs)
+            printed = true
+        }
+        // An empty report still shows that the interval passed (and, in JSON, that nothing happened).
+        if !printed, let first = reportLayouts.first { writeReport(first, [], timestampNs) }
+        for key in pending.keys { pending[key]!.removeAll(keepingCapacity: true) }
+        output.recordDone()
+        output.flush()
+    }
+
+    private func ordered(_ layout: Layout, _ rows: [[UInt8]]) -> [[UInt8]] {
+        var rows = rows
+        if let sortField = layout.sortField, case .integer(let offset, let type, _) = layout.plans[sortField] {
+            func key(_ row: [UInt8]) -> Int64 {
+                row.withUnsafeBytes { raw in
+                    let v = loadInteger(offset, type, raw)
+                    // Unsigned keys beyond Int64 still order above everything else.
+                    return type.isSigned ? Int64(bitPattern: v) : Int64(min(v, UInt64(Int64.max)))
+                }
+            }
+            rows = rows.map { (key($0), $0) }.sorted { $0.0 > $1.0 }.map { $0.1 }
+        }
+        if layout.limit > 0 && rows.count > layout.limit { rows.removeSubrange(layout.limit...) }
+        return rows
+    }
+
+    private func writeReport(_ layout: Layout, _ rows: [[UInt8]], _ timestamp: UInt64) {
+        let rows = layout.record.kind == .row ? ordered(layout, rows) : rows
+        switch format {
+        case .table:
+            output.append(UInt8(ascii: "["))
+            clock.appendTimeOfDay(bootNanoseconds: timestamp, to: output)
+            output.append(StaticString("]\n"))
+            if layout.record.kind == .histogram {
+                for row in rows { row.withUnsafeBytes { writeHistogramTable(layout, $0) } }
+            } else {
+                writeColumnHeaders(layout)
+                for row in rows { row.withUnsafeBytes { writeRecord(layout, $0) } }
+            }
+            output.append(UInt8(ascii: "\n"))
+        case .json:
+            output.append(StaticString("{\"time\":\""))
+            clock.appendISO8601(bootNanoseconds: timestamp, to: output)
+            output.append(StaticString("\",\"report\":"))
+            JSONText.appendString(Array(layout.record.name.utf8), to: output)
+            output.append(layout.record.kind == .histogram ? StaticString(",\"histograms\":[") : StaticString(",\"rows\":["))
+            for (i, row) in rows.enumerated() {
+                if i > 0 { output.append(UInt8(ascii: ",")) }
+                row.withUnsafeBytes { writeJSONObject(layout, $0) }
+            }
+            output.append(StaticString("]}\n"))
+        case .csv:
+            writeCSVReport(layout, rows, timestamp)
+        case .folded:
+            for row in rows { row.withUnsafeBytes { writeFolded(layout, $0) } }
+        }
+    }
+
+    private func writeColumnHeaders(_ layout: Layout) {
+        for (i, c) in layout.columns.enumerated() {
+            if i > 0 { output.append(UInt8(ascii: " ")) }
+            let start = output.count
+            output.append(layout.headers[i])
+            align(from: start, c)
+        }
+        output.append(UInt8(ascii: "\n"))
+    }
+
+    private func histogramField(_ layout: Layout) -> (index: Int, counts: (UnsafeRawBufferPointer) -> [UInt64], unit: [UInt8])? {
+        for (i, plan) in layout.plans.enumerated() {
+            if case .histogram(let offset, let slots, let wide, let unit) = plan {
+                return (i, { self.histogramCounts(offset, slots, wide, $0) }, units[unit])
+            }
+        }
+        return nil
+    }
+
+    /// `disk = vda` key line (when the histogram has visible keys), then the bars.
+    private func writeHistogramTable(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
+        guard let hist = histogramField(layout) else { return }
+        if !layout.columns.isEmpty {
+            for (n, c) in layout.columns.enumerated() {
+                if n > 0 { output.append(UInt8(ascii: " ")) }
+                output.append(layout.record.fields[c.field].name)
+                output.append(StaticString(" = "))
+                write(layout.plans[c.field], layout.plans, bytes, .table, to: output)
+            }
+            output.append(UInt8(ascii: "\n"))
+        }
+        Log2Histogram.appendTable(hist.counts(bytes), unit: hist.unit, to: output)
+    }
+
+    private func writeCSVReport(_ layout: Layout, _ rows: [[UInt8]], _ timestamp: UInt64) {
+        let hist = histogramField(layout)
+        let keys = layout.plans.indices.filter { $0 != hist?.index }
+        if !layout.csvHeaderDone {
+            layout.csvHeaderDone = true
+            output.append(StaticString("time"))
+            for i in keys { output.append(UInt8(ascii: ",")); output.append(layout.record.fields[i].name) }
+            if hist != nil { output.append(StaticString(",unit,low,high,count")) }
+            output.append(UInt8(ascii: "\n"))
+        }
+        for row in rows {
+            row.withUnsafeBytes { bytes in
+                func prefix() {
+                    clock.appendISO8601(bootNanoseconds: timestamp, to: output)
+                    for i in keys {
+                        output.append(UInt8(ascii: ","))
+                        write(layout.plans[i], layout.plans, bytes, .csv, to: output)
+                    }
+                }
+                guard let hist else {
+                    prefix()
+                    output.append(UInt8(ascii: "\n"))
+                    return
+                }
+                let counts = hist.counts(bytes)
+                guard let last = counts.lastIndex(where: { $0 != 0 }) else { return }
+                for slot in 0...last {
+                    prefix()
+                    output.append(UInt8(ascii: ","))
+                    CSVText.append(hist.unit.withUnsafeBytes { $0 }, to: output)
+                    let (low, high) = Log2Histogram.bounds(slot)
+                    output.append(UInt8(ascii: ",")); output.appendDecimal(low)
+                    output.append(UInt8(ascii: ",")); output.appendDecimal(high)
+                    output.append(UInt8(ascii: ",")); output.appendDecimal(counts[slot])
+                    output.append(UInt8(ascii: "\n"))
+                }
+            }
+        }
+    }
+
+    /// `comm;outer;...;inner count`: user frames, then kernel frames, outermost first.
+    private func writeFolded(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
+        let plans = layout.plans
+        let stacks = plans.indices.filter { if case .stack = plans[$0] { return true } else { return false } }
+        guard !stacks.isEmpty else { return }
+        let root = plans.indices.first { if case .string = plans[$0] { return true } else { return false } }
+        let start = output.count
+        if let root { write(plans[root], plans, bytes, .table, to: output) }
+        // User stacks first: a flame graph grows from user code into the kernel.
+        let userFirst = stacks.sorted { a, b in
+            if case .stack(_, _, let ka, _) = plans[a], case .stack(_, _, let kb, _) = plans[b] { return !ka && kb }
+            return false
+        }
+        for i in userFirst {
+            var frames: [[UInt8]] = []
+            forEachFrame(plans[i], plans, bytes, flags: StackSymbolizer.bare) { frames.append(Array($0)) }
+            for frame in frames.reversed() {
+                if output.count > start { output.append(UInt8(ascii: ";")) }
+                // ';' and ' ' separate frames and the count in the folded format.
+                for b in frame { output.append(b == UInt8(ascii: ";") || b == UInt8(ascii: " ") ? UInt8(ascii: "_") : b) }
+            }
+        }
+        output.append(UInt8(ascii: " "))
+        if let sortField = layout.sortField { write(plans[sortField], plans, bytes, .csv, to: output) } else { output.append(UInt8(ascii: "1")) }
+        output.append(UInt8(ascii: "\n"))
+    }
+
+    /// Each frame of a stack field, innermost first, as symbolizer text.
+    func forEachFrame(_ plan: FieldPlan, _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer,
+                      flags: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard case .stack(let offset, let size, let kernel, let pidField) = plan, let symbolizer else { return }
+        var pid: Int32 = 0
+        if !kernel, pidField >= 0, case .integer(let o, let type, _) = plans[pidField] {
+            pid = Int32(truncatingIfNeeded: loadInteger(o, type, bytes))
+        }
+        let end = min(offset + size, bytes.count)
+        var at = offset
+        while at + 8 <= end {
+            let address = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            if address == 0 { break }
+            if !kernel && pid <= 0 {
+                // A user stack without its process cannot be symbolized.
+                var hex = [UInt8]("0x".utf8)
+                hex += Array(String(address, radix: 16).utf8)
+                hex.withUnsafeBytes { body($0) }
+            } else {
+                body(symbolizer.name(pid: kernel ? 0 : pid, address: address, flags: flags))
+            }
+            at += 8
+        }
+    }
+
+    /// A stack under a table row, one frame per line.
+    func writeStackLines(_ plan: FieldPlan, _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer) {
+        forEachFrame(plan, plans, bytes, flags: StackSymbolizer.full) { name in
+            output.appendSpaces(8)
+            TableText.append(name, to: output)
+            output.append(UInt8(ascii: "\n"))
+        }
+    }
+
+    func histogramCounts(_ offset: Int, _ slots: Int, _ wide: Bool, _ bytes: UnsafeRawBufferPointer) -> [UInt64] {
+        (0..<slots).map { i in
+            let at = offset + i * (wide ? 8 : 4)
+            guard at + (wide ? 8 : 4) <= bytes.count else { return 0 }
+            return wide ? bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                        : UInt64(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        }
+    }
+}
