@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbolizer.h"
+
 /* Route libbpf's process-global print callback to sink(level, line). level: 0 warn, 1 info, 2 debug. */
 typedef void (*eh_log_sink)(int32_t level, const char *line);
 void eh_install_libbpf_logger(eh_log_sink sink);
