@@ -64,8 +64,7 @@ struct Run: ParsableCommand {
               eunomia run syscount --interval 5              top syscalls every 5 s
               eunomia run profile --pid 1234 --duration 30 --folded > stacks.folded
 
-            Aggregating trackers (syscount, biolatency, memleak, profile, ...) print a report
-            every --interval seconds and a final one when stopped (Ctrl-C or --duration).
+            Aggregating trackers (syscount, biolatency, memleak, profile, ...) print a report every --interval seconds and a final one when stopped (Ctrl-C or --duration).
             """)
 
     @OptionGroup var global: GlobalOptions
