@@ -41,7 +41,7 @@ final class ABITests: XCTestCase {
     func testOtherMajorIsRefused() throws {
         let error = loadError(try build("major99", ["-DFAKE_ABI_MAJOR=99"]))
         XCTAssertNotNil(error)
-        XCTAssertTrue(error!.contains("built for eunomia ABI 99.0"), error!)
+        XCTAssertTrue(error!.contains("built for eunomia ABI 99.\(EUNOMIA_ABI_MINOR)"), error!)
         XCTAssertTrue(error!.contains("major versions must match"), error!)
         XCTAssertFalse(error!.contains("\n"))
     }
@@ -83,6 +83,27 @@ final class ABITests: XCTestCase {
         let lines = captured.lines
         XCTAssertEqual(lines.count, 5)
         XCTAssertEqual(lines.first, #"{"seq":0,"tag":7,"text":"v1.0.0"}"#)
+    }
+
+    /// ABI 1.1: records of kind row wait for end_report, which stop may call for a final report.
+    func testStopHandsOverAFinalReport() throws {
+        let schema = try TestSupport.fakeSchema()
+        let params = try ResolvedParameters(schema: schema, assignments: ["count=3", "tag=4", "report=1"])
+        let captured = CapturedOutput()
+        let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
+        let tracker = try Tracker(library: PluginLibrary(path: build("report").path), configJSON: params.configJSON(),
+                                  bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))
+        try tracker.start()
+        XCTAssertEqual(try tracker.poll(timeoutMs: 0), 3)
+        XCTAssertEqual(captured.lines.count, 3, "events print at once")
+        try tracker.stop()
+        tracker.destroy()
+        let lines = captured.lines
+        XCTAssertEqual(lines.count, 4, lines.joined(separator: "\n"))
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[3].utf8)) as? [String: Any])
+        XCTAssertEqual(report["report"] as? String, "rows")
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["text"] as? String }, ["row2", "row1", "row0"], "sorted by seq, largest first")
     }
 
     func testCreateErrorComesBackAsOneLine() throws {

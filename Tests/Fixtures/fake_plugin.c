@@ -30,6 +30,7 @@ struct eunomia_instance {
     unsigned long long count, emitted, lost;
     unsigned int tag;
     int polled;
+    int report; /* stop hands over a final report of `count` rows (ABI 1.1) */
 };
 
 static unsigned long long config_number(const char *json, const char *key)
@@ -56,6 +57,7 @@ static eunomia_status fake_create(const struct eunomia_create_args *args, eunomi
     inst->host = args->host;
     inst->count = config_number(args->config_json, "count");
     inst->tag = (unsigned int)config_number(args->config_json, "tag");
+    inst->report = (int)config_number(args->config_json, "report");
     *out = inst;
     return EUNOMIA_OK;
 }
@@ -88,7 +90,16 @@ static eunomia_status fake_poll(eunomia_instance *inst, int32_t timeout_ms, uint
 
 static eunomia_status fake_stop(eunomia_instance *inst, char *err, size_t err_size)
 {
-    (void)inst, (void)err, (void)err_size;
+    (void)err, (void)err_size;
+    if (!inst->report || !EUNOMIA_HAS_FIELD(inst->host, struct eunomia_host_api, end_report))
+        return EUNOMIA_OK;
+    for (unsigned long long i = 0; i < inst->count; i++) {
+        struct record r = { .seq = i, .tag = inst->tag };
+        snprintf(r.text, sizeof(r.text), "row%llu", i);
+        if (inst->host->emit(inst->host->host_ctx, 1, &r, sizeof(r)) == 0)
+            inst->emitted++;
+    }
+    inst->host->end_report(inst->host->host_ctx, 1000000000ull);
     return EUNOMIA_OK;
 }
 
