@@ -30,7 +30,7 @@ $(VMLINUX): bpf/gen-vmlinux.sh
 	bpf/gen-vmlinux.sh $@
 
 define PLUGIN_RULES
-$(BUILD)/plugins/$(1)/$(1).bpf.o: Plugins/$(1)/$(1).bpf.c bpf/eunomia.bpf.h $(VMLINUX)
+$(BUILD)/plugins/$(1)/$(1).bpf.o: Plugins/$(1)/$(1).bpf.c $(wildcard Plugins/$(1)/*.h) bpf/eunomia.bpf.h $(VMLINUX)
 	@mkdir -p $$(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $$< -o $$@
 

@@ -71,6 +71,20 @@ static __always_inline long eunomia_output(void *data, __u64 size)
                             ((__u64)(used) >= sizeof((e)->member) ? sizeof((e)->member) \
                                                                    : ((__u64)(used) & (sizeof((e)->member) - 1))))
 
+/* Histogram slot of v: floor(log2(v)), with 0 and 1 in slot 0 (libbpf-tools' log2l), the
+ * slot layout of the host's "histogram" fields. */
+static __always_inline __u32 eunomia_log2_slot(__u64 v)
+{
+    __u32 r = 0;
+    for (int shift = 32; shift; shift >>= 1) {
+        if (v >> shift) {
+            v >>= shift;
+            r += shift;
+        }
+    }
+    return r;
+}
+
 /* Filters every tracker offers, set by the helper from the pid/tid/uid/comm parameters. */
 const volatile __u32 eunomia_targ_tgid = 0;
 const volatile __u32 eunomia_targ_tid = 0;
