@@ -1,0 +1,102 @@
+/* syscount plugin: parameters become BPF constants; each report drains the counts map into
+ * rows (syscall names from the table in syscall_names.c), which the host sorts and cuts to
+ * `top` rows, like libbpf-tools syscount. */
+#include <bpf/bpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eunomia_bpf.h"
+
+#include <linux/types.h>
+#include "syscall_names.h"
+#include "syscount.h"
+
+/* Record ids in schema.json: per syscall, then per process; each as count, latency in us,
+ * latency in ms. */
+enum { REC_SYSCALLS = 0, REC_PROCESSES = 3 };
+
+struct state {
+    uint32_t record_id;
+    bool by_process;
+};
+
+static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, size_t err_size)
+{
+    (void)final;
+    struct state *st = eunomia_bpf_user(bpf);
+    int fd = eunomia_bpf_map_fd(bpf, "data");
+    uint32_t *keys = calloc(SYSCOUNT_MAX_ENTRIES, sizeof(*keys));
+    if (!keys) {
+        snprintf(err, err_size, "out of memory");
+        return EUNOMIA_ERR_NO_MEMORY;
+    }
+    /* Collect the keys first: deleting while walking a hash map can restart the walk. */
+    size_t n = 0;
+    uint32_t *prev = NULL;
+    while (n < SYSCOUNT_MAX_ENTRIES && bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
+        prev = &keys[n];
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct counts c;
+        if (bpf_map_lookup_elem(fd, &keys[i], &c))
+            continue;
+        /* Every report starts from zero, as in libbpf-tools; calls counted between the lookup
+         * and the delete are lost. */
+        bpf_map_delete_elem(fd, &keys[i]);
+        struct row r = { .count = c.count, .total_ns = c.total_ns };
+        if (st->by_process) {
+            r.pid = keys[i];
+            memcpy(r.comm, c.comm, sizeof(r.comm));
+            r.comm[sizeof(r.comm) - 1] = 0;
+        } else {
+            r.nr = keys[i];
+            const char *name = syscall_name(keys[i]);
+            if (name)
+                snprintf(r.syscall, sizeof(r.syscall), "%s", name);
+            else
+                snprintf(r.syscall, sizeof(r.syscall), "[unknown: %u]", keys[i]);
+        }
+        eunomia_bpf_emit(bpf, st->record_id, &r, sizeof(r));
+    }
+    free(keys);
+    return EUNOMIA_OK;
+}
+
+static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, char *err, size_t err_size)
+{
+    bool by_process = eunomia_config_bool(config, "by_process");
+    bool latency = eunomia_config_bool(config, "latency");
+    bool ms = eunomia_config_bool(config, "milliseconds");
+    bool failed = eunomia_config_bool(config, "failures");
+    int errnum = (int)eunomia_config_int(config, "errno", 0);
+    eunomia_status rc;
+    if ((rc = eunomia_bpf_set_const(bpf, "count_by_process", &by_process, sizeof(by_process), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "measure_latency", &latency, sizeof(latency), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "filter_failed", &failed, sizeof(failed), err, err_size)) ||
+        (rc = eunomia_bpf_set_const(bpf, "filter_errno", &errnum, sizeof(errnum), err, err_size)))
+        return rc;
+    /* Counting needs only sys_exit; sys_enter on every syscall is paid only to time them. */
+    if (!latency && (rc = eunomia_bpf_disable_program(bpf, "sys_enter", err, err_size)))
+        return rc;
+
+    /* Counts travel through the data map; the events ring buffer stays empty. */
+    struct bpf_map *events = bpf_object__find_map_by_name(eunomia_bpf_object(bpf), "events");
+    if (events)
+        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+
+    struct state *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(err, err_size, "out of memory");
+        return EUNOMIA_ERR_NO_MEMORY;
+    }
+    st->by_process = by_process;
+    st->record_id = (by_process ? REC_PROCESSES : REC_SYSCALLS) + (latency ? (ms ? 2 : 1) : 0);
+    eunomia_bpf_set_user(bpf, st, free);
+    eunomia_bpf_set_report(bpf, report);
+    return EUNOMIA_OK;
+}
+
+EUNOMIA_BPF_PLUGIN("syscount", "0.1.0", configure)
