@@ -76,7 +76,11 @@ test: build
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
 	swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
 
-BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer
+BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize
+
+$(BUILD)/bench/symbolize: bench/symbolize.c Sources/Host/CSupport/symbolizer.c Sources/Host/CSupport/include/symbolizer.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -ISources/Host/CSupport/include bench/symbolize.c Sources/Host/CSupport/symbolizer.c -o $@ -lelf
 
 $(BUILD)/bench/synthetic.so: bench/synthetic_plugin.c $(HELPER_HDRS)
 	@mkdir -p $(@D)

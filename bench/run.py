@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""eunomia benchmarks (make bench): pipeline, end to end against a C consumer, footprint.
+"""eunomia benchmarks (make bench): pipeline, end to end against a C consumer, footprint,
+stack symbolization.
 
 Writes bench/results/latest.json and bench/results/latest.md. Timing is reported, never asserted.
 """
@@ -194,6 +195,13 @@ def footprint(store):
     return result
 
 
+def symbolize():
+    r = run_json([os.path.join(BUILD, "bench", "symbolize")])
+    print(f"symbolize: {r['symbols_per_s'] / 1e6:.2f} M symbols/s, kallsyms {r['kallsyms_load_ms']:.0f} ms, "
+          f"{r['total_bytes'] / 2**20:.1f} MiB", flush=True)
+    return r
+
+
 def machine():
     with open("/proc/cpuinfo") as f:
         model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
@@ -224,6 +232,14 @@ def markdown(r):
         f"| idle host process, 5 trackers | {f['idle_host_5_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_5_trackers']['cpu_percent']:.2f}% CPU |",
         f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
     ]
+    if "symbolize" in r:
+        y = r["symbolize"]
+        lines += [
+            f"| stack symbolization (1 M random libc + kernel addresses) | {y['symbols_per_s'] / 1e6:.2f} M symbols/s "
+            f"({y['ns_per_symbol']:.0f} ns), {y['symbols_per_s_begin_every_1000'] / 1e6:.2f} M/s with a report every 1000 |",
+            f"| symbol tables: libc / kernel | {y['libc_load_ms']:.1f} ms, {y['libc_symbols']} symbols, {y['libc_bytes'] / 1024:.0f} KiB / "
+            f"{y['kallsyms_load_ms']:.0f} ms, {y['kernel_symbols']} symbols, {y['kernel_bytes'] / 2**20:.1f} MiB |",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +253,7 @@ def main():
                 subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True,
                                capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
         results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
-                   "end_to_end": end_to_end(store), "footprint": footprint(store)}
+                   "end_to_end": end_to_end(store), "footprint": footprint(store), "symbolize": symbolize()}
     finally:
         shutil.rmtree(store, ignore_errors=True)
     out = os.path.join(ROOT, "bench", "results")
