@@ -110,7 +110,8 @@ struct Run: ParsableCommand {
             let output = OutputBuffer(fd: STDOUT_FILENO)
             let summary = try Runner.run(plugin: installed, parameters: parameters, format: folded ? .folded : format, duration: duration,
                                          output: output, logger: logger, shouldStop: { eh_stop_requested() != 0 })
-            var line = String(format: "%@: %llu events, %llu lost in %.1fs", installed.reference, summary.events, summary.lost, summary.seconds)
+            let what = summary.reports.map { "\($0) report\($0 == 1 ? "" : "s")" } ?? "\(summary.events) events"
+            var line = String(format: "%@: %@, %llu lost in %.1fs", installed.reference, what, summary.lost, summary.seconds)
             if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
             if summary.lost > 0 { line += " (raise --param ringbuf_kb to lose fewer)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))

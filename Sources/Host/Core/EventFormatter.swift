@@ -114,6 +114,8 @@ public final class EventFormatter: RecordSink {
     /// Holds composed text (templates, argv, stacks) before it is escaped for JSON or CSV.
     let scratch = OutputBuffer(capacity: 4096) { _ in true }
     public internal(set) var malformed: UInt64 = 0
+    /// Reports printed (aggregating trackers).
+    public internal(set) var reports: UInt64 = 0
     /// Report layouts by id order, and the records of the report being collected.
     let reportLayouts: [Layout]
     var pending: [UInt32: [[UInt8]]] = [:]

@@ -79,6 +79,7 @@ enum Log2Histogram {
 /// Reports: rows and histograms collected since the last end_report, printed together.
 extension EventFormatter {
     public func endReport(timestampNs: UInt64) {
+        reports += 1
         symbolizer?.beginReport()
         var printed = false
         for layout in reportLayouts {

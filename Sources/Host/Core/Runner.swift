@@ -7,6 +7,8 @@ public struct RunSummary: Equatable {
     public var lost: UInt64
     /// Records the host could not decode (wrong id or size for the schema).
     public var malformed: UInt64
+    /// Reports printed; nil for trackers that only stream events.
+    public var reports: UInt64?
     public var seconds: Double
 }
 
@@ -60,6 +62,7 @@ public enum Runner {
         tracker.destroy()
         if let pollError { throw pollError }
         return RunSummary(events: stats.emitted, lost: stats.lost, malformed: formatter.malformed,
+                          reports: plugin.schema.records.contains { $0.isReport } ? formatter.reports : nil,
                           seconds: Double(eh_monotonic_ns() - began) / 1e9)
     }
 }
