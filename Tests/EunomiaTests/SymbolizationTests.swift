@@ -50,17 +50,24 @@ final class SymbolizationTests: XCTestCase {
             b.storeBytes(of: outer + 0x20, toByteOffset: 24, as: UInt64.self)
         }
         row.replaceSubrange(8..<12, with: Array("spin".utf8))
-        func render(_ format: OutputFormat) throws -> String {
+        // The same functions at other instructions: a separate row, the same folded line.
+        var sibling = row
+        sibling.withUnsafeMutableBytes { b in
+            b.storeBytes(of: UInt64(5), toByteOffset: 0, as: UInt64.self)
+            b.storeBytes(of: schedule + 0x18, toByteOffset: 16, as: UInt64.self)
+        }
+        func render(_ format: OutputFormat, _ rows: [[UInt8]]) throws -> String {
             let captured = CapturedOutput()
             let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: format, output: captured.buffer)
-            XCTAssertTrue(row.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) })
+            for r in rows { XCTAssertTrue(r.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) }) }
             f.endReport(timestampNs: 0)
             return captured.text
         }
-        let json = try render(.json)
+        let json = try render(.json, [row])
         XCTAssertTrue(json.contains(#""kstack":["schedule+0x10","do_syscall_64+0x20"]"#), json)
-        XCTAssertEqual(try render(.folded), "spin;do_syscall_64;schedule 7\n")
-        let table = try render(.table).split(separator: "\n").map(String.init)
+        XCTAssertEqual(try render(.folded, [row]), "spin;do_syscall_64;schedule 7\n")
+        XCTAssertEqual(try render(.folded, [sibling, row]), "spin;do_syscall_64;schedule 12\n")
+        let table = try render(.table, [row]).split(separator: "\n").map(String.init)
         XCTAssertEqual(table.suffix(2), ["        schedule+0x10", "        do_syscall_64+0x20"])
     }
 }

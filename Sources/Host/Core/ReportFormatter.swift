@@ -138,7 +138,20 @@ extension EventFormatter {
         case .csv:
             writeCSVReport(layout, rows, timestamp)
         case .folded:
-            for row in rows { row.withUnsafeBytes { writeFolded(layout, $0) } }
+            // Samples at different instructions of one function fold to the same line: merge them.
+            var counts: [[UInt8]: UInt64] = [:]
+            var order: [[UInt8]] = []
+            for row in rows {
+                guard let (line, count) = row.withUnsafeBytes({ foldedLine(layout, $0) }) else { continue }
+                if counts[line] == nil { order.append(line) }
+                counts[line, default: 0] += count
+            }
+            for line in order.sorted(by: { counts[$0]! > counts[$1]! }) {
+                output.append(line)
+                output.append(UInt8(ascii: " "))
+                output.appendDecimal(counts[line]!)
+                output.append(UInt8(ascii: "\n"))
+            }
         }
     }
 
@@ -216,14 +229,15 @@ extension EventFormatter {
         }
     }
 
-    /// `comm;outer;...;inner count`: user frames, then kernel frames, outermost first.
-    private func writeFolded(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
+    /// `comm;outer;...;inner` and the row's count: user frames, then kernel frames, outermost first.
+    private func foldedLine(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) -> ([UInt8], UInt64)? {
         let plans = layout.plans
         let stacks = plans.indices.filter { if case .stack = plans[$0] { return true } else { return false } }
-        guard !stacks.isEmpty else { return }
+        guard !stacks.isEmpty else { return nil }
         let root = plans.indices.first { if case .string = plans[$0] { return true } else { return false } }
-        let start = output.count
-        if let root { write(plans[root], plans, bytes, .table, to: output) }
+        scratch.reset()
+        if let root { write(plans[root], plans, bytes, .table, to: scratch) }
+        var line = scratch.contents
         // User stacks first: a flame graph grows from user code into the kernel.
         let userFirst = stacks.sorted { a, b in
             if case .stack(_, _, let ka, _) = plans[a], case .stack(_, _, let kb, _) = plans[b] { return !ka && kb }
@@ -233,14 +247,16 @@ extension EventFormatter {
             var frames: [[UInt8]] = []
             forEachFrame(plans[i], plans, bytes, flags: StackSymbolizer.bare) { frames.append(Array($0)) }
             for frame in frames.reversed() {
-                if output.count > start { output.append(UInt8(ascii: ";")) }
+                if !line.isEmpty { line.append(UInt8(ascii: ";")) }
                 // ';' and ' ' separate frames and the count in the folded format.
-                for b in frame { output.append(b == UInt8(ascii: ";") || b == UInt8(ascii: " ") ? UInt8(ascii: "_") : b) }
+                line += frame.map { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ") ? UInt8(ascii: "_") : $0 }
             }
         }
-        output.append(UInt8(ascii: " "))
-        if let sortField = layout.sortField { write(plans[sortField], plans, bytes, .csv, to: output) } else { output.append(UInt8(ascii: "1")) }
-        output.append(UInt8(ascii: "\n"))
+        var count: UInt64 = 1
+        if let sortField = layout.sortField, case .integer(let offset, let type, _) = plans[sortField] {
+            count = loadInteger(offset, type, bytes)
+        }
+        return (line, count)
     }
 
     /// Each frame of a stack field, innermost first, as symbolizer text.
