@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// memleak in the real kernel: a fixture leaks from a known function; the report must find it.
+final class MemleakKernelTests: XCTestCase {
+    func compile(_ fixture: String, in dir: URL) throws -> URL {
+        let exe = dir.appendingPathComponent(fixture)
+        let cc = try TestSupport.run("/usr/bin/cc", ["-O0", "-g", "-fno-omit-frame-pointer",
+                                                    TestSupport.fixtures.appendingPathComponent("\(fixture).c").path, "-o", exe.path])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        return exe
+    }
+
+    /// The rows of the last report named `name` in JSON output.
+    func lastReport(_ output: String, _ name: String) -> [[String: Any]]? {
+        TrackerHarness.records(output).last { $0["report"] as? String == name }?["rows"] as? [[String: Any]]
+    }
+
+    /// User mode on a command memleak starts: 100 blocks of 4096 bytes leaked from leaky_function,
+    /// everything else (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign, valloc,
+    /// mmap) freed again.
+    func testLeakFromCommandIsAttributedToItsFunction() throws {
+        let harness = try TrackerHarness("memleak")
+        let exe = try compile("memleak_leaky", in: harness.dir)
+        let tracer = try harness.start(["--param", "command=\(exe.path)", "--interval", "0"])
+        XCTAssertTrue(tracer.wait(upTo: 20) { tracer.stdout.contains("leaked") }, tracer.stderr)
+        usleep(700_000) // older than the default 500 ms
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+
+        let rows = try XCTUnwrap(lastReport(tracer.stdout, "user_stacks"), tracer.stdout)
+        let leak = try XCTUnwrap(rows.first { ($0["stack"] as? [String])?.contains { $0.hasPrefix("leaky_function+0x") } ?? false },
+                                 "no stack through leaky_function: \(rows)")
+        XCTAssertGreaterThanOrEqual(leak["bytes"] as? Int ?? 0, 409_600)
+        XCTAssertGreaterThanOrEqual(leak["allocs"] as? Int ?? 0, 100)
+        let frames = leak["stack"] as? [String] ?? []
+        XCTAssertTrue(frames.contains { $0.hasPrefix("leaky_function+0x") && $0.hasSuffix(" [memleak_leaky]") }, "\(frames)")
+        XCTAssertTrue(frames.contains { $0.hasPrefix("main+0x") }, "\(frames)")
+        // Every other allocation was freed (or unmapped): nothing is outstanding from tidy_function.
+        let tidy = rows.filter { ($0["stack"] as? [String])?.contains { $0.hasPrefix("tidy_function") } ?? false }
+        XCTAssertEqual(tidy.count, 0, "freed allocations reported as outstanding: \(tidy)")
+        XCTAssertEqual(rows.first?["bytes"] as? Int, leak["bytes"] as? Int, "the leak is the largest stack")
+    }
+
+    /// Kernel mode (no pid, no command): pipes a process keeps open hold kernel allocations made
+    /// in alloc_pipe_info, found through the kmem tracepoints.
+    func testKernelAllocationsOfKeptPipes() throws {
+        let harness = try TrackerHarness("memleak")
+        let exe = try compile("memleak_pipes", in: harness.dir)
+        let tracer = try harness.start(["--comm", "memleak_pipes", "--interval", "0", "--param", "older=0", "--param", "top=0"])
+        let pipes = try LiveProcess(exe, [], environment: [:])
+        defer { pipes.process.terminate(); pipes.process.waitUntilExit() }
+        XCTAssertTrue(pipes.wait(upTo: 10) { pipes.stdout.contains("ready") }, pipes.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+
+        let rows = try XCTUnwrap(lastReport(tracer.stdout, "kernel_stacks"), tracer.stdout)
+        let pipeInfo = rows.filter { ($0["stack"] as? [String])?.contains { $0.hasPrefix("alloc_pipe_info+0x") } ?? false }
+        let allocs = pipeInfo.reduce(0) { $0 + ($1["allocs"] as? Int ?? 0) }
+        XCTAssertGreaterThanOrEqual(allocs, 200, "200 kept pipes, allocations through alloc_pipe_info: \(pipeInfo)")
+        XCTAssertNil(lastReport(tracer.stdout, "user_stacks"), "kernel mode reports kernel stacks only")
+    }
+
+    func testPidAndCommandTogetherAreRefused() throws {
+        let harness = try TrackerHarness("memleak")
+        let run = try TestSupport.eunomia(["run", "memleak", "--pid", "1", "--param", "command=/bin/true", "--duration", "1"], store: harness.store)
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.contains("give either pid or command, not both"), run.stderr)
+    }
+}
