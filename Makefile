@@ -76,7 +76,12 @@ test: build
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
 	swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
 
-BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize
+BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize \
+	$(BUILD)/bench/malloc_load
+
+$(BUILD)/bench/malloc_load: bench/malloc_load.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -fno-omit-frame-pointer $< -o $@
 
 $(BUILD)/bench/symbolize: bench/symbolize.c Sources/Host/CSupport/symbolizer.c Sources/Host/CSupport/include/symbolizer.h
 	@mkdir -p $(@D)

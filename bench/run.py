@@ -195,6 +195,27 @@ def footprint(store):
     return result
 
 
+def memleak(store):
+    """A malloc-heavy program alone, then started by memleak (uprobes on every malloc and free)."""
+    load = os.path.join(BUILD, "bench", "malloc_load")
+    n = int(os.environ.get("BENCH_MALLOC_PAIRS", 1_000_000))
+    untraced = sorted(run_json([load, str(n)])["ns_per_pair"] for _ in range(3))[1]
+    traced_runs = []
+    for _ in range(3):
+        p = subprocess.Popen([BIN, "run", "memleak", "--param", f"command={load} {n}", "--interval", "0", "-o", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, EUNOMIA_HOME=store))
+        for line in p.stdout:
+            if line.startswith('{"pairs"'):
+                traced_runs.append(json.loads(line)["ns_per_pair"])
+                break
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+    traced = sorted(traced_runs)[len(traced_runs) // 2]
+    r = {"pairs": n, "untraced_ns_per_pair": untraced, "traced_ns_per_pair": traced, "slowdown": traced / untraced}
+    print(f"memleak: {untraced:.0f} ns -> {traced:.0f} ns per malloc/free pair (x{r['slowdown']:.0f})", flush=True)
+    return r
+
+
 def symbolize():
     r = run_json([os.path.join(BUILD, "bench", "symbolize")])
     print(f"symbolize: {r['symbols_per_s'] / 1e6:.2f} M symbols/s, kallsyms {r['kallsyms_load_ms']:.0f} ms, "
@@ -232,6 +253,10 @@ def markdown(r):
         f"| idle host process, 5 trackers | {f['idle_host_5_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_5_trackers']['cpu_percent']:.2f}% CPU |",
         f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
     ]
+    if "memleak" in r:
+        m = r["memleak"]
+        lines.append(f"| memleak on a malloc-heavy program ({m['pairs']} malloc/free pairs) | {m['untraced_ns_per_pair']:.0f} ns per pair "
+                     f"untraced, {m['traced_ns_per_pair']:.0f} ns traced: x{m['slowdown']:.0f} |")
     if "symbolize" in r:
         y = r["symbolize"]
         lines += [
@@ -253,7 +278,8 @@ def main():
                 subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True,
                                capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
         results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
-                   "end_to_end": end_to_end(store), "footprint": footprint(store), "symbolize": symbolize()}
+                   "end_to_end": end_to_end(store), "footprint": footprint(store), "symbolize": symbolize(),
+                   "memleak": memleak(store)}
     finally:
         shutil.rmtree(store, ignore_errors=True)
     out = os.path.join(ROOT, "bench", "results")
