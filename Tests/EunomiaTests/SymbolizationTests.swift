@@ -70,4 +70,33 @@ final class SymbolizationTests: XCTestCase {
         let table = try render(.table, [row]).split(separator: "\n").map(String.init)
         XCTAssertEqual(table.suffix(2), ["        schedule+0x10", "        do_syscall_64+0x20"])
     }
+
+    /// A process's cached maps are dropped when it execs (the same pid, another program) or exits.
+    func testProcessCacheFollowsExecAndExit() throws {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "sleep 1; exec sleep 30"]
+        try shell.run()
+        defer { if shell.isRunning { shell.terminate() }; shell.waitUntilExit() }
+        let pid = shell.processIdentifier
+        // The shell's own text: an executable mapping of the program /bin/sh runs (dash here).
+        let maps = readProcFile("/proc/\(pid)/maps").split(separator: "\n")
+        let exe = try XCTUnwrap(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"))
+        let text = try XCTUnwrap(maps.first { $0.contains(" r-xp ") && $0.hasSuffix(exe) }, "\(maps)")
+        let start = try XCTUnwrap(UInt64(text.split(separator: "-")[0], radix: 16))
+        let module = "[" + (exe as NSString).lastPathComponent + "]"
+
+        let s = StackSymbolizer()
+        func name() -> String { String(decoding: s.name(pid: pid, address: start + 0x40, flags: StackSymbolizer.full), as: UTF8.self) }
+        XCTAssertTrue(name().hasSuffix(module), name())
+        // After the exec, the next report must not reuse the shell's maps.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) == exe { usleep(20_000) }
+        s.beginReport()
+        XCTAssertFalse(name().hasSuffix(module), "stale symbol after exec: \(name())")
+        shell.terminate()
+        shell.waitUntilExit()
+        s.beginReport()
+        XCTAssertFalse(name().hasSuffix(module), "symbol of an exited process: \(name())")
+    }
 }
