@@ -181,11 +181,21 @@ struct Plugin: ParsableCommand {
                     return [param.name, param.type.rawValue, param.default.description, desc]
                 }, indent: "  ")
                 for record in p.schema.records {
-                    print("\nEvent '\(record.name)' (\(record.size) bytes max):")
+                    switch record.kind {
+                    case .event: print("\nEvent '\(record.name)' (\(record.size) bytes max):")
+                    case .row:
+                        var how = record.sort.map { ", sorted by \($0)" } ?? ""
+                        if let limit = record.limit { how += ", at most \(limit) rows" }
+                        print("\nReport rows '\(record.name)' (\(record.size) bytes\(how)):")
+                    case .histogram: print("\nReport histogram '\(record.name)' (\(record.size) bytes; other fields are its keys):")
+                    }
                     printTable(header: ["FIELD", "TYPE", "DISPLAY", "COLUMN"], rows: record.fields.map { f in
                         var col = f.header
                         if f.hidden == true { col += " (json/csv only)" } else if let c = f.whenCondition { col += c.negated ? " (without \(c.parameter))" : " (with \(c.parameter))" }
-                        return [f.name, f.type.rawValue, f.display?.rawValue ?? "-", col]
+                        var display = f.display?.rawValue ?? "-"
+                        if f.type == .stack { display = "\(f.stack?.rawValue ?? "") stack, symbolized" }
+                        if f.type == .histogram { display = "log2, \(f.unit ?? "value")"; col = "-" }
+                        return [f.name, f.type.rawValue, display, col]
                     }, indent: "  ")
                 }
             }
