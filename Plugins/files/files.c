@@ -40,32 +40,19 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
 {
     (void)final;
     struct state *st = eunomia_bpf_user(bpf);
-    int fd = eunomia_bpf_map_fd(bpf, "stats");
-    struct file_id *keys = calloc(FILES_MAX_ENTRIES, sizeof(*keys));
-    struct file_stat *rows = calloc(FILES_MAX_ENTRIES, sizeof(*rows));
-    if (!keys || !rows) {
-        free(keys);
-        free(rows);
+    struct file_id *keys;
+    struct file_stat *rows;
+    long n = eunomia_map_read_all(eunomia_bpf_map_fd(bpf, "stats"), sizeof(*keys), sizeof(*rows), st->clear,
+                                  (void **)&keys, (void **)&rows);
+    if (n < 0) {
         snprintf(err, err_size, "out of memory");
         return EUNOMIA_ERR_NO_MEMORY;
     }
-    /* Collect the keys first: deleting while walking a hash map can restart the walk. */
-    size_t n = 0;
-    struct file_id *prev = NULL;
-    while (n < FILES_MAX_ENTRIES && bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
-        prev = &keys[n];
-        n++;
-    }
     size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (bpf_map_lookup_elem(fd, &keys[i], &rows[m]))
-            continue;
-        /* Calls that finish between this lookup and the delete are lost, as in filetop. */
-        if (st->clear)
-            bpf_map_delete_elem(fd, &keys[i]);
+    for (long i = 0; i < n; i++) {
         /* An entry whose only call is still running has nothing to show yet. */
-        if (rows[m].reads || rows[m].writes)
-            m++;
+        if (rows[i].reads || rows[i].writes)
+            rows[m++] = rows[i];
     }
     qsort_r(rows, m, sizeof(*rows), by_key_desc, &st->sort);
     for (size_t i = 0; i < m; i++)
@@ -89,10 +76,7 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         if (strcmp(sort, names[i]) == 0)
             by = (enum sort_by)i;
 
-    /* Counts travel through the stats map; the events ring buffer stays empty. */
-    struct bpf_map *events = bpf_object__find_map_by_name(eunomia_bpf_object(bpf), "events");
-    if (events)
-        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+    eunomia_bpf_events_unused(bpf);
 
     struct state *st = calloc(1, sizeof(*st));
     if (!st) {

@@ -301,10 +301,7 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     }
     if (rc != EUNOMIA_OK)
         return rc;
-    /* Reports come from the allocs map; the events ring buffer stays empty. */
-    struct bpf_map *events = bpf_object__find_map_by_name(eunomia_bpf_object(bpf), "events");
-    if (events)
-        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+    eunomia_bpf_events_unused(bpf);
     eunomia_bpf_set_attach(bpf, attach);
     eunomia_bpf_set_report(bpf, report);
     return EUNOMIA_OK;

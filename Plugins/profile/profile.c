@@ -20,14 +20,12 @@ struct state {
     bool user_only;
     bool kernel_only;
     bool interval; /* reports every `interval` seconds: stacks are freed after each */
-    struct profile_key *keys;
     __s32 *stack_ids;
 };
 
 static void free_state(void *p)
 {
     struct state *st = p;
-    free(st->keys);
     free(st->stack_ids);
     free(st);
 }
@@ -38,34 +36,24 @@ static bool stack_missed(__s32 id) { return id < 0 && id != -EFAULT; }
 
 static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, size_t err_size)
 {
-    (void)err;
-    (void)err_size;
     struct state *st = eunomia_bpf_user(bpf);
-    int counts = eunomia_bpf_map_fd(bpf, "counts");
     int stacks = eunomia_bpf_map_fd(bpf, "stackmap");
-
-    /* Collect the keys first: deleting while walking a hash map can restart the walk. */
-    size_t n = 0;
-    struct profile_key *prev = NULL;
-    while (n < PROFILE_MAX_ENTRIES && bpf_map_get_next_key(counts, prev, &st->keys[n]) == 0) {
-        prev = &st->keys[n];
-        n++;
+    struct profile_key *keys;
+    __u64 *counts;
+    /* Each report counts from zero. */
+    long n = eunomia_map_read_all(eunomia_bpf_map_fd(bpf, "counts"), sizeof(*keys), sizeof(*counts), true,
+                                  (void **)&keys, (void **)&counts);
+    if (n < 0) {
+        snprintf(err, err_size, "out of memory");
+        return EUNOMIA_ERR_NO_MEMORY;
     }
 
     struct profile_row row;
     size_t nids = 0;
     unsigned long long missed_user = 0, missed_kernel = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct profile_key *k = &st->keys[i];
-        __u64 count;
-        /* Each report counts from zero; taking the count and the key in one step loses no
-         * sample that lands meanwhile. */
-        if (bpf_map_lookup_and_delete_elem(counts, k, &count)) {
-            /* Hash maps support it from 5.14 on; before, a sample may slip in between. */
-            if (errno == ENOENT || bpf_map_lookup_elem(counts, k, &count))
-                continue;
-            bpf_map_delete_elem(counts, k);
-        }
+    for (long i = 0; i < n && nids + 2 <= 2 * PROFILE_MAX_ENTRIES; i++) {
+        const struct profile_key *k = &keys[i];
+        __u64 count = counts[i];
         memset(&row, 0, sizeof(row));
         row.count = count;
         row.pid = k->pid;
@@ -83,6 +71,8 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
         if (k->kern_stack_id >= 0)
             st->stack_ids[nids++] = k->kern_stack_id;
     }
+    free(keys);
+    free(counts);
     if (missed_user || missed_kernel)
         eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN,
                         "profile: %llu samples lost their user stack, %llu their kernel stack "
@@ -129,17 +119,12 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         snprintf(err, err_size, "cannot size the stack map to %lld entries", storage);
         return EUNOMIA_ERR_INTERNAL;
     }
-    /* Counts travel through the counts map; the events ring buffer stays empty. */
-    struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
-    if (events)
-        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+    eunomia_bpf_events_unused(bpf);
 
     struct state *st = calloc(1, sizeof(*st));
-    if (st) {
-        st->keys = calloc(PROFILE_MAX_ENTRIES, sizeof(*st->keys));
+    if (st)
         st->stack_ids = calloc(2 * PROFILE_MAX_ENTRIES, sizeof(*st->stack_ids));
-    }
-    if (!st || !st->keys || !st->stack_ids) {
+    if (!st || !st->stack_ids) {
         if (st)
             free_state(st);
         snprintf(err, err_size, "out of memory");

@@ -10,7 +10,6 @@
 
 #include "runqlat.h"
 
-#define MAX_KEYS 10240
 
 struct state {
     uint32_t record_id; /* 0, 2 or 4 (usecs), + 1 for msecs */
@@ -27,40 +26,29 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
 {
     (void)final;
     struct state *st = eunomia_bpf_user(bpf);
-    int fd = eunomia_bpf_map_fd(bpf, "hists");
-    uint32_t *keys = calloc(MAX_KEYS, sizeof(*keys));
-    struct hist_record *recs = calloc(MAX_KEYS, sizeof(*recs));
-    if (!keys || !recs) {
+    uint32_t *keys;
+    struct hist *hists;
+    long n = eunomia_map_read_all(eunomia_bpf_map_fd(bpf, "hists"), sizeof(*keys), sizeof(*hists), !st->cumulative,
+                                  (void **)&keys, (void **)&hists);
+    struct hist_record *recs = n >= 0 ? calloc((size_t)n + 1, sizeof(*recs)) : NULL;
+    if (!recs) {
         free(keys);
-        free(recs);
+        free(hists);
         snprintf(err, err_size, "out of memory");
         return EUNOMIA_ERR_NO_MEMORY;
     }
-    /* Collect the keys first: deleting while walking a hash map can restart the walk. */
-    size_t n = 0;
-    uint32_t *prev = NULL;
-    while (n < MAX_KEYS && bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
-        prev = &keys[n];
-        n++;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct hist h;
-        if (bpf_map_lookup_elem(fd, &keys[i], &h))
-            continue;
-        /* Counts that arrive between this lookup and the delete are lost, as in libbpf-tools. */
-        if (!st->cumulative)
-            bpf_map_delete_elem(fd, &keys[i]);
-        struct hist_record *r = &recs[m++];
+    for (long i = 0; i < n; i++) {
+        struct hist_record *r = &recs[i];
         r->id = keys[i];
-        memcpy(r->comm, h.comm, sizeof(r->comm));
+        memcpy(r->comm, hists[i].comm, sizeof(r->comm));
         r->comm[sizeof(r->comm) - 1] = 0;
-        memcpy(r->slots, h.slots, sizeof(r->slots));
+        memcpy(r->slots, hists[i].slots, sizeof(r->slots));
     }
-    qsort(recs, m, sizeof(*recs), by_id);
-    for (size_t i = 0; i < m; i++)
+    qsort(recs, (size_t)n, sizeof(*recs), by_id);
+    for (long i = 0; i < n; i++)
         eunomia_bpf_emit(bpf, st->record_id, &recs[i], sizeof(recs[i]));
     free(keys);
+    free(hists);
     free(recs);
     return EUNOMIA_OK;
 }
@@ -94,10 +82,7 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     }
     eunomia_bpf_log(bpf, EUNOMIA_LOG_DEBUG, "runqlat: %s programs", btf ? "tp_btf" : "raw_tp");
 
-    /* Histograms travel through the hists map; the events ring buffer stays empty. */
-    struct bpf_map *events = bpf_object__find_map_by_name(eunomia_bpf_object(bpf), "events");
-    if (events)
-        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+    eunomia_bpf_events_unused(bpf);
 
     struct state *st = calloc(1, sizeof(*st));
     if (!st) {

@@ -26,26 +26,17 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
 {
     (void)final;
     struct state *st = eunomia_bpf_user(bpf);
-    int fd = eunomia_bpf_map_fd(bpf, "data");
-    uint32_t *keys = calloc(SYSCOUNT_MAX_ENTRIES, sizeof(*keys));
-    if (!keys) {
+    uint32_t *keys;
+    struct counts *values;
+    /* Every report starts from zero, as in libbpf-tools. */
+    long n = eunomia_map_read_all(eunomia_bpf_map_fd(bpf, "data"), sizeof(*keys), sizeof(*values), true,
+                                  (void **)&keys, (void **)&values);
+    if (n < 0) {
         snprintf(err, err_size, "out of memory");
         return EUNOMIA_ERR_NO_MEMORY;
     }
-    /* Collect the keys first: deleting while walking a hash map can restart the walk. */
-    size_t n = 0;
-    uint32_t *prev = NULL;
-    while (n < SYSCOUNT_MAX_ENTRIES && bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
-        prev = &keys[n];
-        n++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct counts c;
-        if (bpf_map_lookup_elem(fd, &keys[i], &c))
-            continue;
-        /* Every report starts from zero, as in libbpf-tools; calls counted between the lookup
-         * and the delete are lost. */
-        bpf_map_delete_elem(fd, &keys[i]);
+    for (long i = 0; i < n; i++) {
+        const struct counts c = values[i];
         struct row r = { .count = c.count, .total_ns = c.total_ns };
         if (st->by_process) {
             r.pid = keys[i];
@@ -62,6 +53,7 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
         eunomia_bpf_emit(bpf, st->record_id, &r, sizeof(r));
     }
     free(keys);
+    free(values);
     return EUNOMIA_OK;
 }
 
@@ -82,10 +74,7 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     if (!latency && (rc = eunomia_bpf_disable_program(bpf, "sys_enter", err, err_size)))
         return rc;
 
-    /* Counts travel through the data map; the events ring buffer stays empty. */
-    struct bpf_map *events = bpf_object__find_map_by_name(eunomia_bpf_object(bpf), "events");
-    if (events)
-        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+    eunomia_bpf_events_unused(bpf);
 
     struct state *st = calloc(1, sizeof(*st));
     if (!st) {

@@ -297,6 +297,54 @@ int eunomia_bpf_map_fd(struct eunomia_bpf *bpf, const char *name)
     return map ? bpf_map__fd(map) : -1;
 }
 
+long eunomia_map_read_all(int map_fd, size_t key_size, size_t value_size, bool clear, void **keys, void **values)
+{
+    *keys = *values = NULL;
+    struct bpf_map_info info = { 0 };
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+        return -1;
+    size_t cap = info.max_entries ? info.max_entries : 1;
+    char *k = malloc(cap * key_size), *v = malloc(cap * value_size);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    size_t n = 0;
+    void *prev = NULL;
+    while (n < cap && bpf_map_get_next_key(map_fd, prev, k + n * key_size) == 0) {
+        prev = k + n * key_size;
+        n++;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *key = k + i * key_size, *value = v + m * value_size;
+        if (clear && bpf_map_lookup_and_delete_elem(map_fd, key, value)) {
+            /* Hash maps take lookup-and-delete from 5.14 on; before, an update may slip in
+             * between the two calls and be lost. */
+            if (errno == ENOENT || bpf_map_lookup_elem(map_fd, key, value))
+                continue;
+            bpf_map_delete_elem(map_fd, key);
+        } else if (!clear && bpf_map_lookup_elem(map_fd, key, value)) {
+            continue;
+        }
+        if (m != i)
+            memcpy(k + m * key_size, key, key_size);
+        m++;
+    }
+    *keys = k;
+    *values = v;
+    return (long)m;
+}
+
+void eunomia_bpf_events_unused(struct eunomia_bpf *bpf)
+{
+    struct bpf_map *events = bpf_object__find_map_by_name(bpf->obj, "events");
+    if (events)
+        bpf_map__set_max_entries(events, (uint32_t)sysconf(_SC_PAGESIZE));
+}
+
 size_t eunomia_bpf_read_stack(int stack_map_fd, int64_t id, uint64_t *addrs, size_t max)
 {
     memset(addrs, 0, max * sizeof(*addrs));

@@ -103,6 +103,17 @@ void *eunomia_bpf_user(struct eunomia_bpf *bpf);
 /* fd of the named map of the loaded object, -1 if there is none. */
 int eunomia_bpf_map_fd(struct eunomia_bpf *bpf, const char *name);
 
+/* Read every entry of a hash map: keys and values land in arrays the caller frees with free().
+ * With clear, each entry is taken out as it is read (bpf_map_lookup_and_delete_elem, or lookup
+ * then delete on kernels before 5.14), so per-interval counts start from zero as in
+ * libbpf-tools. Keys are listed before anything is deleted: deleting while walking a hash map
+ * can restart the walk. Returns the number of entries, or -1 when memory runs out. */
+long eunomia_map_read_all(int map_fd, size_t key_size, size_t value_size, bool clear, void **keys, void **values);
+
+/* For trackers that only report (their maps are read by the report callback): shrink the unused
+ * events ring buffer to one page. Call from configure. */
+void eunomia_bpf_events_unused(struct eunomia_bpf *bpf);
+
 /* Copy the addresses of stack trace `id` of a BPF_MAP_TYPE_STACK_TRACE map into addrs
  * (max entries), zero-filling the rest. Returns the number of frames; 0 for a negative id
  * (bpf_get_stackid failed) or an id no longer in the map. */
