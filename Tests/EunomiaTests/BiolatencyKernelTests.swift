@@ -35,7 +35,7 @@ final class BiolatencyKernelTests: XCTestCase {
         let disk = try diskName(holding: harness.dir.path)
         let tracer = try harness.start(["--param", "per_disk=true", "--param", "per_flag=true"])
         try directIO(in: harness.dir)
-        XCTAssertEqual(finish(tracer), 0, tracer.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
         let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "disk_flag_latency" }
         XCTAssertEqual(reports.count, 1, "one report, at the end (interval 0): \(tracer.stdout)")
@@ -62,7 +62,7 @@ final class BiolatencyKernelTests: XCTestCase {
         let disk = try diskName(holding: harness.dir.path)
         let tracer = try harness.start(["--param", "milliseconds=true", "--param", "per_disk=true", "--param", "disk=\(disk)"], format: "table")
         try directIO(in: harness.dir)
-        XCTAssertEqual(finish(tracer), 0, tracer.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
         let lines = tracer.stdout.split(separator: "\n").map(String.init)
         // The disk filter leaves one histogram: that disk's.
@@ -81,19 +81,4 @@ final class BiolatencyKernelTests: XCTestCase {
 private func histogramSum(_ record: [String: Any]) -> Int {
     let buckets = (record["latency"] as? [String: Any])?["buckets"] as? [[String: Int]] ?? []
     return buckets.compactMap { $0["count"] }.reduce(0, +)
-}
-
-/// Interrupts the tracer and returns its exit status once its output is drained: the final
-/// report can be a long line, which the pipe handlers may still be reading when it exits.
-private func finish(_ tracer: LiveProcess) -> Int32 {
-    let status = tracer.interruptAndWait()
-    var last = tracer.stdout, quietSince = Date()
-    let end = Date().addingTimeInterval(10)
-    while Date() < end {
-        usleep(50_000)
-        let now = tracer.stdout
-        if now != last { last = now; quietSince = Date(); continue }
-        if Date().timeIntervalSince(quietSince) >= 0.3 && (now.isEmpty || now.hasSuffix("\n")) { break }
-    }
-    return status
 }

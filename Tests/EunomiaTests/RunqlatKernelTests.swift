@@ -21,7 +21,7 @@ final class RunqlatKernelTests: XCTestCase {
         let tracer = try harness.start([], format: "table")
         let busy = try startBusy(in: harness.dir, threads: spinners, seconds: 2)
         busy.process.waitUntilExit()
-        XCTAssertEqual(finish(tracer), 0, tracer.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
         let lines = tracer.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.contains(": count") }, ["     usecs               : count    distribution"], tracer.stdout)
@@ -41,7 +41,7 @@ final class RunqlatKernelTests: XCTestCase {
         let busy = try startBusy(in: harness.dir, threads: spinners, seconds: 2)
         let pid = Int(busy.process.processIdentifier)
         busy.process.waitUntilExit()
-        XCTAssertEqual(finish(tracer), 0, tracer.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
         let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "process_latency" }
         XCTAssertEqual(reports.count, 1, tracer.stdout)
@@ -62,7 +62,7 @@ final class RunqlatKernelTests: XCTestCase {
         let tids = Set(busy.stdout.split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") })
         let tracer = try harness.start(["--param", "per_thread=true", "--pid", "\(pid)", "--param", "milliseconds=true"])
         busy.process.waitUntilExit()
-        XCTAssertEqual(finish(tracer), 0, tracer.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
         let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "thread_latency_ms" }
         XCTAssertEqual(reports.count, 1, tracer.stdout)
@@ -79,19 +79,4 @@ final class RunqlatKernelTests: XCTestCase {
 private func histogramSum(_ record: [String: Any]) -> Int {
     let buckets = (record["latency"] as? [String: Any])?["buckets"] as? [[String: Int]] ?? []
     return buckets.compactMap { $0["count"] }.reduce(0, +)
-}
-
-/// Interrupts the tracer and returns its exit status once its output is drained: the final
-/// report can be a long line, which the pipe handlers may still be reading when it exits.
-private func finish(_ tracer: LiveProcess) -> Int32 {
-    let status = tracer.interruptAndWait()
-    var last = tracer.stdout, quietSince = Date()
-    let end = Date().addingTimeInterval(10)
-    while Date() < end {
-        usleep(50_000)
-        let now = tracer.stdout
-        if now != last { last = now; quietSince = Date(); continue }
-        if Date().timeIntervalSince(quietSince) >= 0.3 && (now.isEmpty || now.hasSuffix("\n")) { break }
-    }
-    return status
 }

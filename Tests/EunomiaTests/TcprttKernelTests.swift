@@ -36,7 +36,7 @@ final class TcprttKernelTests: XCTestCase {
         let remoteTable = try harness.start(["--param", "remote_port=\(port)"], format: "table")
         let other = try harness.start(["--param", "remote_port=\(idlePort)"])
         try pingPong(listener, port: port)
-        for tracer in [byLocal, remoteTable, other] { XCTAssertEqual(finish(tracer), 0, tracer.stderr) }
+        for tracer in [byLocal, remoteTable, other] { XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr) }
 
         let reports = TrackerHarness.records(byLocal.stdout).filter { $0["report"] as? String == "local_rtt" }
         XCTAssertEqual(reports.count, 1, byLocal.stdout)
@@ -66,19 +66,4 @@ final class TcprttKernelTests: XCTestCase {
         let otherHistograms = TrackerHarness.records(other.stdout).flatMap { $0["histograms"] as? [[String: Any]] ?? [] }
         XCTAssertEqual(otherHistograms.count, 0, "a filter on an unused port counts nothing: \(other.stdout)")
     }
-}
-
-/// Interrupts the tracer and returns its exit status once its output is drained: the final
-/// report can be a long line, which the pipe handlers may still be reading when it exits.
-private func finish(_ tracer: LiveProcess) -> Int32 {
-    let status = tracer.interruptAndWait()
-    var last = tracer.stdout, quietSince = Date()
-    let end = Date().addingTimeInterval(10)
-    while Date() < end {
-        usleep(50_000)
-        let now = tracer.stdout
-        if now != last { last = now; quietSince = Date(); continue }
-        if Date().timeIntervalSince(quietSince) >= 0.3 && (now.isEmpty || now.hasSuffix("\n")) { break }
-    }
-    return status
 }

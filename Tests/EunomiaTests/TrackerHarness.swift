@@ -8,6 +8,8 @@ final class LiveProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
+    /// Both pipes reached end of file: everything the process wrote has been read.
+    private let drained = DispatchGroup()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
         process.executableURL = executable
@@ -17,14 +19,16 @@ final class LiveProcess: @unchecked Sendable {
         process.standardOutput = outPipe
         process.standardError = errPipe
         // Handlers stop at end of file; they hold the process object strongly until then.
+        drained.enter()
+        drained.enter()
         outPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
-            if d.isEmpty { h.readabilityHandler = nil; return }
+            if d.isEmpty { h.readabilityHandler = nil; drained.leave(); return }
             lock.lock(); out.append(d); lock.unlock()
         }
         errPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
-            if d.isEmpty { h.readabilityHandler = nil; return }
+            if d.isEmpty { h.readabilityHandler = nil; drained.leave(); return }
             lock.lock(); err.append(d); lock.unlock()
         }
         try process.run()
@@ -44,10 +48,13 @@ final class LiveProcess: @unchecked Sendable {
         return condition()
     }
 
+    /// Interrupts the process and returns its exit status once all its output has been read
+    /// (a final report can be a long line still in the pipe when the process exits).
     func interruptAndWait() -> Int32 {
         if process.isRunning { process.interrupt() }
         process.waitUntilExit()
-        usleep(50_000) // let the readability handlers drain
+        // A child the process started may hold the pipes open; do not wait for it forever.
+        _ = drained.wait(timeout: .now() + 10)
         return process.terminationStatus
     }
 }
