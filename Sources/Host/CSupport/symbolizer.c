@@ -11,12 +11,16 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* An unused process or file survives this many begin() calls: long enough that a profiler
  * reporting every second does not reload libc between reports, short enough that exited
  * processes do not pile up. */
 #define EH_IDLE_REPORTS 32
+/* kallsyms has no generation to compare: BPF programs (an eBPF host's own) and modules loaded
+ * after it was read get names once the table is re-read, at a report boundary this long after. */
+#define EH_KERNEL_REFRESH_NS (60ull * 1000000000ull)
 
 /* ---- accounting ------------------------------------------------------------------------ */
 
@@ -275,6 +279,7 @@ struct eh_symbolizer {
     uint64_t gen;
     struct eh_symbolizer_stats st;
     int kernel_loaded;
+    uint64_t kernel_loaded_ns;
     struct eh_ksym *ksyms;
     size_t nksyms;
     char *kpool;
@@ -369,9 +374,29 @@ static ssize_t read_whole(const char *path, char **buf, size_t *cap)
 
 /* ---- kernel ---------------------------------------------------------------------------- */
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void kernel_unload(eh_symbolizer *s)
+{
+    s->st.bytes -= s->nksyms * sizeof(*s->ksyms) + s->kpool_size;
+    free(s->ksyms);
+    free(s->kpool);
+    s->ksyms = NULL;
+    s->kpool = NULL;
+    s->nksyms = 0;
+    s->kpool_size = 0;
+    s->kernel_loaded = 0;
+}
+
 static void kernel_load(eh_symbolizer *s)
 {
-    s->kernel_loaded = 1; /* once: a failure (no /proc) is not retried per address */
+    s->kernel_loaded = 1; /* once per refresh: a failure (no /proc) is not retried per address */
+    s->kernel_loaded_ns = monotonic_ns();
     char *text = NULL;
     size_t cap = 0;
     ssize_t len = read_whole("/proc/kallsyms", &text, &cap);
@@ -1136,6 +1161,8 @@ void eh_symbolizer_free(eh_symbolizer *s)
 void eh_symbolizer_begin(eh_symbolizer *s)
 {
     s->gen++;
+    if (s->kernel_loaded && monotonic_ns() - s->kernel_loaded_ns > EH_KERNEL_REFRESH_NS)
+        kernel_unload(s); /* re-read lazily, on the next kernel address */
     /* processes first: freeing them drops file references the file sweep then sees */
     for (size_t i = 0; i < s->procs.nb; i++) {
         for (struct eh_node **pp = &s->procs.b[i]; *pp;) {

@@ -14,7 +14,8 @@ void eh_symbolizer_free(eh_symbolizer *s);
 
 /* Called before each report: per-process caches are revalidated on their next use (a process
  * that exec'd or exited since is dropped/reloaded). Also frees processes and files that have
- * not been used for a while. */
+ * not been used for a while, and re-reads /proc/kallsyms (on the next kernel address) once it
+ * is a minute old, so BPF programs and modules loaded since get names. */
 void eh_symbolizer_begin(eh_symbolizer *s);
 
 enum { EH_SYM_OFFSET = 1, EH_SYM_MODULE = 2 };
