@@ -41,6 +41,26 @@ final class MemleakKernelTests: XCTestCase {
         XCTAssertEqual(rows.first?["bytes"] as? Int, leak["bytes"] as? Int, "the leak is the largest stack")
     }
 
+    /// User mode on a running process, by pid: the same leak, attributed the same way.
+    func testLeakInProcessByPid() throws {
+        let harness = try TrackerHarness("memleak")
+        let exe = try compile("memleak_leaky", in: harness.dir)
+        let leaky = try LiveProcess(exe, ["--wait"], environment: [:])
+        defer { leaky.process.terminate(); leaky.process.waitUntilExit() }
+        XCTAssertTrue(leaky.wait(upTo: 10) { leaky.stdout.contains("waiting") }, leaky.stderr)
+        let tracer = try harness.start(["--pid", "\(leaky.process.processIdentifier)", "--interval", "0", "--param", "older=0"])
+        kill(leaky.process.processIdentifier, SIGUSR1)
+        XCTAssertTrue(leaky.wait(upTo: 20) { leaky.stdout.contains("leaked") }, leaky.stderr)
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+
+        let rows = try XCTUnwrap(lastReport(tracer.stdout, "user_stacks"), tracer.stdout)
+        let leak = try XCTUnwrap(rows.first { ($0["stack"] as? [String])?.contains { $0.hasPrefix("leaky_function+0x") } ?? false },
+                                 "no stack through leaky_function: \(rows)")
+        XCTAssertEqual(leak["pid"] as? Int, Int(leaky.process.processIdentifier))
+        XCTAssertGreaterThanOrEqual(leak["bytes"] as? Int ?? 0, 409_600)
+        XCTAssertGreaterThanOrEqual(leak["allocs"] as? Int ?? 0, 100)
+    }
+
     /// Kernel mode (no pid, no command): pipes a process keeps open hold kernel allocations made
     /// in alloc_pipe_info, found through the kmem tracepoints.
     func testKernelAllocationsOfKeptPipes() throws {

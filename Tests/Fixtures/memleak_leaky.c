@@ -1,8 +1,10 @@
 /* memleak's test load: leaks 100 blocks of 4096 bytes from leaky_function, frees everything
  * else it allocates (through each allocator memleak traces), says "leaked", then waits to be
- * killed, so that its stacks can still be symbolized. Built with frame pointers. */
+ * killed, so that its stacks can still be symbolized. Built with frame pointers. With --wait it
+ * first says "waiting" and starts only on SIGUSR1 (for a tracer that attaches by pid). */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +40,20 @@ __attribute__((noinline)) void tidy_function(void)
     }
 }
 
-int main(void)
+static void go(int sig) { (void)sig; }
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0); /* no stdio buffer left outstanding */
+    if (argc > 1 && strcmp(argv[1], "--wait") == 0) {
+        sigset_t usr1, old;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, &old);
+        signal(SIGUSR1, go);
+        printf("waiting\n");
+        sigsuspend(&old);
+    }
     tidy_function();
     for (int i = 0; i < 100; i++)
         kept[i] = leaky_function(4096);
