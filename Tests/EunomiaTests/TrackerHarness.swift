@@ -10,6 +10,7 @@ final class LiveProcess: @unchecked Sendable {
     private var err = Data()
     /// Both pipes reached end of file: everything the process wrote has been read.
     private let drained = DispatchGroup()
+    private var lastData = Date()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
         process.executableURL = executable
@@ -24,12 +25,12 @@ final class LiveProcess: @unchecked Sendable {
         outPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
             if d.isEmpty { h.readabilityHandler = nil; drained.leave(); return }
-            lock.lock(); out.append(d); lock.unlock()
+            lock.lock(); out.append(d); lastData = Date(); lock.unlock()
         }
         errPipe.fileHandleForReading.readabilityHandler = { [self] h in
             let d = h.availableData
             if d.isEmpty { h.readabilityHandler = nil; drained.leave(); return }
-            lock.lock(); err.append(d); lock.unlock()
+            lock.lock(); err.append(d); lastData = Date(); lock.unlock()
         }
         try process.run()
     }
@@ -53,8 +54,15 @@ final class LiveProcess: @unchecked Sendable {
     func interruptAndWait() -> Int32 {
         if process.isRunning { process.interrupt() }
         process.waitUntilExit()
-        // A child the process started may hold the pipes open; do not wait for it forever.
-        _ = drained.wait(timeout: .now() + 10)
+        // End of file on both pipes, unless another process inherited them (the test's own
+        // children do): then the output is complete once it has been quiet for a while.
+        let end = Date().addingTimeInterval(10)
+        while drained.wait(timeout: .now() + .milliseconds(50)) == .timedOut && Date() < end {
+            lock.lock()
+            let quiet = Date().timeIntervalSince(lastData) > 0.5
+            lock.unlock()
+            if quiet { break }
+        }
         return process.terminationStatus
     }
 }
