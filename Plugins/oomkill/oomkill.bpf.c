@@ -1,22 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /* oomkill: trace OOM kills through oom/mark_victim, which fires in the task that ran the
- * system (or a memory cgroup) out of memory, as the victim is chosen. */
+ * system (or a memory cgroup) out of memory, as the victim is chosen. Where kprobes work, a
+ * kprobe on oom_kill_process adds what only the OOM context knows: its total pages. */
 #include "eunomia.bpf.h"
 
 /* Record id 0 in schema.json. */
 struct event {
     __u64 ts;
-    __u64 total_vm;     /* victim's pages */
+    __u64 pages; /* the OOM context's total pages (the limit); 0 without the kprobe */
+    __u64 total_vm_kb; /* the victim's */
     __u64 anon_rss_kb;
     __u64 file_rss_kb;
     __u64 shmem_rss_kb;
-    __u32 tpid;         /* triggered by */
-    __u32 kpid;         /* killed */
-    __u32 uid;          /* victim's */
+    __u64 pgtables_kb;
+    __u32 tpid; /* triggered by */
+    __u32 kpid; /* killed */
+    __u32 uid;  /* victim's */
     __s32 oom_score_adj;
     char tcomm[TASK_COMM_LEN];
     char kcomm[TASK_COMM_LEN];
 };
+
+struct oom_context {
+    __u64 pages;
+    char comm[TASK_COMM_LEN]; /* for kernels whose mark_victim lacks comm */
+};
+
+/* What the kprobe saw, per triggering thread, until mark_victim fires in the same thread. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u32);
+    __type(value, struct oom_context);
+} contexts SEC(".maps");
 
 /* Built in a map value rather than on the stack: that also puts struct event in the object's
  * BTF, where install checks the schema against it. */
@@ -27,28 +43,56 @@ struct {
     __type(value, struct event);
 } scratch SEC(".maps");
 
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(oom_kill_process_entry, struct oom_control *oc)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct oom_context c = { .pages = BPF_CORE_READ(oc, totalpages) };
+    struct task_struct *victim = BPF_CORE_READ(oc, chosen);
+    BPF_CORE_READ_STR_INTO(&c.comm, victim, comm);
+    bpf_map_update_elem(&contexts, &tid, &c, BPF_ANY);
+    return 0;
+}
+
 SEC("tracepoint/oom/mark_victim")
 int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 {
     __u32 zero = 0;
-    struct event *ep = bpf_map_lookup_elem(&scratch, &zero);
-    if (!ep)
+    struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+    if (!e)
         return 0;
-    struct event e = {};
-    e.ts = bpf_ktime_get_ns();
-    e.tpid = bpf_get_current_pid_tgid() >> 32;
-    bpf_get_current_comm(e.tcomm, sizeof(e.tcomm));
-    e.kpid = ctx->pid;
-    e.total_vm = ctx->total_vm;
-    e.anon_rss_kb = ctx->anon_rss;
-    e.file_rss_kb = ctx->file_rss;
-    e.shmem_rss_kb = ctx->shmem_rss;
-    e.uid = ctx->uid;
-    e.oom_score_adj = ctx->oom_score_adj;
-    /* comm is a __data_loc string: low 16 bits are its offset in the record. */
-    bpf_probe_read_kernel_str(e.kcomm, sizeof(e.kcomm), (void *)ctx + (ctx->__data_loc_comm & 0xFFFF));
-    *ep = e;
-    eunomia_output(ep, sizeof(*ep));
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    __builtin_memset(e, 0, sizeof(*e));
+    e->ts = bpf_ktime_get_ns();
+    e->tpid = id >> 32;
+    bpf_get_current_comm(e->tcomm, sizeof(e->tcomm));
+    e->kpid = ctx->pid;
+    struct oom_context *c = bpf_map_lookup_elem(&contexts, &tid);
+    if (c) {
+        e->pages = c->pages;
+        __builtin_memcpy(e->kcomm, c->comm, sizeof(e->kcomm));
+        bpf_map_delete_elem(&contexts, &tid);
+    }
+    /* The victim's comm and memory counters joined the tracepoint in 6.x, uid and pgtables later. */
+    if (bpf_core_field_exists(ctx->__data_loc_comm)) {
+        /* a __data_loc string: the low 16 bits are its offset in the record */
+        __u32 loc = ctx->__data_loc_comm;
+        bpf_probe_read_kernel_str(e->kcomm, sizeof(e->kcomm), (void *)ctx + (loc & 0xFFFF));
+    }
+    if (bpf_core_field_exists(ctx->total_vm)) {
+        e->total_vm_kb = ctx->total_vm;
+        e->anon_rss_kb = ctx->anon_rss;
+        e->file_rss_kb = ctx->file_rss;
+        e->shmem_rss_kb = ctx->shmem_rss;
+    }
+    if (bpf_core_field_exists(ctx->uid))
+        e->uid = ctx->uid;
+    if (bpf_core_field_exists(ctx->pgtables))
+        e->pgtables_kb = ctx->pgtables;
+    if (bpf_core_field_exists(ctx->oom_score_adj))
+        e->oom_score_adj = ctx->oom_score_adj;
+    eunomia_output(e, sizeof(*e));
     return 0;
 }
 

@@ -10,7 +10,9 @@ enum op { OP_STATFS, OP_STAT, OP_STATX, OP_FSTAT, OP_FSTATAT, OP_LSTAT };
 struct event {
     __u64 ts;
     __u32 pid;
-    __s32 ret;
+    __s32 ret;    /* the syscall's return: 0 or -errno */
+    __s32 result; /* what libc returns and the original's RET column shows: 0 or -1 */
+    __s32 err;    /* errno, 0 on success */
     __u32 op;
     __s32 fd; /* fstat's descriptor, or the dirfd of statx/fstatat; -1 otherwise */
     char comm[TASK_COMM_LEN];
@@ -64,6 +66,8 @@ static __always_inline int leave(long ret)
     e->ts = bpf_ktime_get_ns();
     e->pid = id >> 32;
     e->ret = ret;
+    e->result = ret < 0 ? -1 : ret;
+    e->err = ret < 0 ? -ret : 0;
     e->op = a->op;
     e->fd = a->fd;
     bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -46,8 +46,18 @@ final class OomkillKernelTests: XCTestCase {
         XCTAssertEqual(kill["kcomm"] as? String, "tail")
         XCTAssertEqual(kill["tpid"] as? Int, pid, "the allocating task itself ran the cgroup out of memory")
         XCTAssertEqual(kill["tcomm"] as? String, "tail")
-        XCTAssertGreaterThan(kill["anon_rss_kb"] as? Int ?? 0, 16 << 10)
-        XCTAssertGreaterThan(kill["total_vm"] as? Int ?? 0, 0)
-        XCTAssertTrue((kill["message"] as? String ?? "").hasPrefix("Triggered by PID \(pid) (\"tail\"), OOM kill of PID \(pid) (\"tail\"), "), "\(kill)")
+        let anon = kill["anon_rss_kb"] as? Int ?? 0, totalVM = kill["total_vm_kb"] as? Int ?? 0
+        XCTAssertGreaterThan(anon, 16 << 10)
+        XCTAssertLessThanOrEqual(anon, 32 << 10, "more anonymous memory than the cgroup allows")
+        XCTAssertGreaterThanOrEqual(totalVM, anon)
+        XCTAssertEqual(kill["uid"] as? Int, Int(getuid()))
+        let adj = try String(contentsOfFile: "/proc/self/oom_score_adj", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(kill["oom_score_adj"] as? Int, Int(adj), "inherited from the test process")
+        // The OOM context's pages come from the kprobe, where kprobes work; this one is the limit.
+        let pages = kill["pages"] as? Int ?? -1
+        let size = pages == 0 ? "" : "\(pages) pages, "
+        if pages != 0 { XCTAssertEqual(pages, (32 << 20) / Int(getpagesize())) }
+        XCTAssertEqual(kill["message"] as? String,
+                       "Triggered by PID \(pid) (\"tail\"), OOM kill of PID \(pid) (\"tail\"), \(size)total-vm \(totalVM) kB, anon-rss \(anon) kB")
     }
 }
