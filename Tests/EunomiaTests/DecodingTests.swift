@@ -268,3 +268,27 @@ final class AddressDisplayTests: XCTestCase {
         XCTAssertEqual(captured.text, #"{"a":"127.0.0.1","b":"::1"}"# + "\n")
     }
 }
+
+/// display errno_name: a syscall result shows -EINVAL for a failure, the number otherwise.
+final class ErrnoNameTests: XCTestCase {
+    func render(_ format: OutputFormat, _ value: Int32) throws -> String {
+        let schema = try PluginSchema.decode(Data("""
+        {"name": "e", "version": "0.1.0", "description": "errno names", "abi": {"major": 1, "minor": 0}, "parameters": [],
+         "records": [{"id": 0, "name": "r", "size": 4, "fields": [
+           {"name": "ret", "type": "i32", "offset": 0, "size": 4, "display": "errno_name", "column": "RET"}]}]}
+        """.utf8), source: "e")
+        let captured = CapturedOutput()
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: format, output: captured.buffer)
+        var v = value
+        _ = withUnsafeBytes(of: &v) { f.consume(recordID: 0, bytes: $0) }
+        return captured.text
+    }
+
+    func testFailuresByNameSuccessesAsNumbers() throws {
+        XCTAssertEqual(try render(.json, -22), "{\"ret\":\"-EINVAL\"}\n")
+        XCTAssertEqual(try render(.json, 3), "{\"ret\":3}\n")
+        XCTAssertEqual(try render(.table, -2), "-ENOENT\n")
+        XCTAssertEqual(try render(.csv, -133), "-EHWPOISON\n")
+        XCTAssertEqual(try render(.table, -4000), "-4000\n", "no such errno: the number")
+    }
+}

@@ -29,6 +29,7 @@ enum FieldPlan {
         case octal
         case hex
         case signal
+        case errnoName
         /// Index into EventFormatter.valueNames.
         case values(Int)
         /// Index into EventFormatter.bitNames.
@@ -188,6 +189,7 @@ public final class EventFormatter: RecordSink {
                         case .octal?: render = .octal
                         case .hex?: render = .hex
                         case .signal?: render = .signal
+                        case .errnoName?: render = .errnoName
                         default: render = .decimal
                         }
                     }
@@ -439,6 +441,17 @@ public final class EventFormatter: RecordSink {
             }
         case .signal:
             quoted(style, out) { Signals.append(Int64(bitPattern: raw), to: out) }
+        case .errnoName:
+            // Named errors are strings in JSON, like `values`; successes stay numbers.
+            let value = signed ? Int64(bitPattern: raw) : Int64(bitPattern: raw & 0x7fff_ffff_ffff_ffff)
+            if let name = Errnos.name(ofResult: value) {
+                quoted(style, out) {
+                    out.append(UInt8(ascii: "-"))
+                    out.append(name)
+                }
+            } else {
+                out.appendDecimal(value)
+            }
         case .values(let index):
             if let name = valueNames[index][Int64(bitPattern: raw)] {
                 quoted(style, out) { out.append(name) }

@@ -203,6 +203,8 @@ public enum DisplayHint: String, Codable {
     case timestamp
     /// An errno value.
     case errno
+    /// A syscall's return value: negative errnos by name (-EINVAL), anything else as a number.
+    case errnoName = "errno_name"
     /// open(2) flags: octal in tables (as libbpf-tools), O_* names in JSON and CSV.
     case openFlags = "open_flags"
     case octal
@@ -389,7 +391,7 @@ public struct FieldSpec: Codable, Equatable {
         case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
         case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
         case .ipv6? where size != 16, .ip? where size != 16: throw fail("display \(display!.rawValue) needs 16 bytes")
-        case .errno?, .openFlags?, .octal?, .hex?, .signal?:
+        case .errno?, .errnoName?, .openFlags?, .octal?, .hex?, .signal?:
             if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
         default: break
         }
