@@ -47,6 +47,13 @@ struct {
     __type(value, struct memleak_row);
 } row_layout SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct memleak_alloc_row);
+} alloc_row_layout SEC(".maps");
+
 static __always_inline int alloc_enter(__u64 size)
 {
     if (size < min_size || size > max_size)
@@ -188,14 +195,32 @@ int kmem_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
     return release((__u64)BPF_CORE_READ(ctx, ptr));
 }
 
-/* Pages are keyed by page frame number, which never collides with a slab address. */
+/* Pages are keyed by page frame number with the top bit set: a non-canonical address, so it
+ * collides neither with a slab address nor with a (small) percpu pointer. */
+#define PAGE_KEY(pfn) ((pfn) | (1ull << 63))
+
 SEC("tracepoint/kmem/mm_page_alloc")
 int mm_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 {
-    return kernel_alloc(ctx, BPF_CORE_READ(ctx, pfn), 4096ull << BPF_CORE_READ(ctx, order));
+    return kernel_alloc(ctx, PAGE_KEY(BPF_CORE_READ(ctx, pfn)), 4096ull << BPF_CORE_READ(ctx, order));
 }
 
 SEC("tracepoint/kmem/mm_page_free")
-int mm_page_free(struct trace_event_raw_mm_page_free *ctx) { return release(BPF_CORE_READ(ctx, pfn)); }
+int mm_page_free(struct trace_event_raw_mm_page_free *ctx) { return release(PAGE_KEY(BPF_CORE_READ(ctx, pfn))); }
+
+/* Percpu allocations (libbpf-tools --percpu), loaded only with the percpu parameter. Sized by
+ * bytes_alloc (all CPUs' copies, as libbpf-tools) where the event has it (5.19+), else by size. */
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int percpu_alloc_percpu(struct trace_event_raw_percpu_alloc_percpu *ctx)
+{
+    __u64 size = bpf_core_field_exists(ctx->bytes_alloc) ? BPF_CORE_READ(ctx, bytes_alloc) : BPF_CORE_READ(ctx, size);
+    return kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), size);
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int percpu_free_percpu(struct trace_event_raw_percpu_free_percpu *ctx)
+{
+    return release((__u64)BPF_CORE_READ(ctx, ptr));
+}
 
 char LICENSE[] SEC("license") = "GPL";

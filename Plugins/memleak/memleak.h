@@ -21,4 +21,14 @@ struct memleak_row {
     __u64 stack[MEMLEAK_FRAMES];
 };
 
+/* With show_allocs (libbpf-tools -a): one outstanding allocation of a reported stack. rank is
+ * the stack's row in the report (1 = most bytes). */
+struct memleak_alloc_row {
+    __u64 address;
+    __u64 bytes;
+    __u64 age_ms;
+    __u32 pid;
+    __u32 rank;
+};
+
 #endif

@@ -22,7 +22,7 @@ final class MemleakKernelTests: XCTestCase {
     func testLeakFromCommandIsAttributedToItsFunction() throws {
         let harness = try TrackerHarness("memleak")
         let exe = try compile("memleak_leaky", in: harness.dir)
-        let tracer = try harness.start(["--param", "command=\(exe.path)", "--interval", "0"])
+        let tracer = try harness.start(["--param", "command=\(exe.path)", "--interval", "0", "--param", "show_allocs=true"])
         XCTAssertTrue(tracer.wait(upTo: 20) { tracer.stdout.contains("leaked") }, tracer.stderr)
         usleep(700_000) // older than the default 500 ms
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
@@ -39,6 +39,14 @@ final class MemleakKernelTests: XCTestCase {
         let tidy = rows.filter { ($0["stack"] as? [String])?.contains { $0.hasPrefix("tidy_function") } ?? false }
         XCTAssertEqual(tidy.count, 0, "freed allocations reported as outstanding: \(tidy)")
         XCTAssertEqual(rows.first?["bytes"] as? Int, leak["bytes"] as? Int, "the leak is the largest stack")
+
+        // show_allocs lists the leaked blocks one by one under the stack's rank (1: the largest).
+        let listed = try XCTUnwrap(lastReport(tracer.stdout, "allocations"), tracer.stdout)
+        let blocks = listed.filter { $0["rank"] as? Int == 1 }
+        XCTAssertEqual(blocks.count, leak["allocs"] as? Int)
+        XCTAssertEqual(blocks.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) }, leak["bytes"] as? Int)
+        XCTAssertEqual(Set(blocks.compactMap { $0["address"] as? String }).count, blocks.count, "distinct addresses")
+        XCTAssertTrue(blocks.allSatisfy { ($0["age_ms"] as? Int ?? 0) >= 500 }, "older than the default 500 ms: \(blocks)")
     }
 
     /// User mode on a running process, by pid: the same leak, attributed the same way.
