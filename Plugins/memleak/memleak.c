@@ -29,7 +29,6 @@ struct state {
     uint64_t older_ns;
     bool show_allocs;
     char object[256];
-    struct bpf_link *free_link; /* free's probe when it sits past the entry (see probe_offset) */
 };
 
 /* The allocator's functions: entry program, and the return program that records the result. */
@@ -63,7 +62,6 @@ static void release_child(struct state *st)
 static void free_state(void *p)
 {
     struct state *st = p;
-    bpf_link__destroy(st->free_link);
     if (st->child > 0) {
         /* The command lives only as long as its trace. A child still waiting sees the pipe
          * close and exits without running the command. */
@@ -142,11 +140,11 @@ static eunomia_status start_command(struct state *st, const char *command, char 
     return EUNOMIA_OK;
 }
 
-/* Where free's uprobe goes. glibc's free (x86-64) starts with `test %rdi,%rdi; jcc` (free(NULL)
+/* Where an entry uprobe goes. glibc's free (x86-64) starts with `test %rdi,%rdi; jcc` (free(NULL)
  * returns at once). x86 uprobes emulate a jump but single-step a test out of line, and that
  * single step is slow under virtualization: 12.5 us against 0.9 us per free on the bench VM.
- * The jump sees the registers of the entry (test changes only flags), so the probe goes on it.
- * Any other code keeps the probe at the symbol. */
+ * The jump sees the registers of the entry (test changes only flags), so a function starting
+ * that way is probed on the jump; any other keeps the probe at the symbol. */
 static uint64_t probe_offset(const char *path, uint64_t offset)
 {
 #if defined(__x86_64__)
@@ -168,20 +166,6 @@ static uint64_t probe_offset(const char *path, uint64_t offset)
     return offset;
 }
 
-/* free's uprobe at an offset: the helper attaches only at symbols, so this link is the plugin's,
- * destroyed before the final report (after the helper's own links) or at destroy. */
-static eunomia_status attach_free(struct eunomia_bpf *bpf, struct state *st, const char *path, uint64_t offset,
-                                  char *err, size_t err_size)
-{
-    struct bpf_program *prog = bpf_object__find_program_by_name(eunomia_bpf_object(bpf), "free_enter");
-    st->free_link = prog ? bpf_program__attach_uprobe(prog, false, st->pid, path, (size_t)offset) : NULL;
-    if (!st->free_link) {
-        snprintf(err, err_size, "attaching free_enter to uprobe %s:free+0x3 failed: %s", path, strerror(errno));
-        return EUNOMIA_ERR_BPF;
-    }
-    return EUNOMIA_OK;
-}
-
 static eunomia_status attach(struct eunomia_bpf *bpf, char *err, size_t err_size)
 {
     struct state *st = eunomia_bpf_user(bpf);
@@ -199,15 +183,12 @@ static eunomia_status attach(struct eunomia_bpf *bpf, char *err, size_t err_size
             eunomia_bpf_log(bpf, EUNOMIA_LOG_INFO, "memleak: not tracing %s: %s", probes[i].symbol, why);
             continue;
         }
-        if (strcmp(probes[i].symbol, "free") == 0 && probe_offset(path, offset) != offset) {
-            rc = attach_free(bpf, st, path, probe_offset(path, offset), err, err_size);
-            if (rc != EUNOMIA_OK)
-                return rc;
-            continue;
-        }
-        rc = eunomia_bpf_attach_uprobe(bpf, probes[i].enter, path, probes[i].symbol, false, st->pid, err, err_size);
+        /* The offset is resolved once here, not again per probe; entry probes may move past a
+         * leading instruction the kernel would single-step (probe_offset). */
+        rc = eunomia_bpf_attach_uprobe_offset(bpf, probes[i].enter, path, probe_offset(path, offset), false, st->pid,
+                                              err, err_size);
         if (rc == EUNOMIA_OK && probes[i].exit)
-            rc = eunomia_bpf_attach_uprobe(bpf, probes[i].exit, path, probes[i].symbol, true, st->pid, err, err_size);
+            rc = eunomia_bpf_attach_uprobe_offset(bpf, probes[i].exit, path, offset, true, st->pid, err, err_size);
         if (rc != EUNOMIA_OK)
             return rc;
     }
@@ -245,11 +226,8 @@ static int by_bytes(const void *a, const void *b)
  * not cleared: an allocation stays outstanding until it is freed, as in libbpf-tools. */
 static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, size_t err_size)
 {
+    (void)final;
     struct state *st = eunomia_bpf_user(bpf);
-    if (final) {
-        bpf_link__destroy(st->free_link);
-        st->free_link = NULL;
-    }
     int allocs_fd = eunomia_bpf_map_fd(bpf, "allocs"), stacks_fd = eunomia_bpf_map_fd(bpf, "stack_traces");
     uint64_t *keys;
     struct alloc_info *infos;

@@ -157,12 +157,24 @@ out:
     return rc;
 }
 
-eunomia_status eunomia_bpf_attach_uprobe(struct eunomia_bpf *bpf, const char *prog_name, const char *binary,
-                                         const char *symbol, bool retprobe, int pid, char *err, size_t err_size)
+eunomia_status eunomia_bpf_attach_uprobe_offset(struct eunomia_bpf *bpf, const char *prog_name, const char *path,
+                                                uint64_t offset, bool retprobe, int pid, char *err, size_t err_size)
 {
     struct bpf_program *prog = bpf_object__find_program_by_name(eunomia_bpf_object(bpf), prog_name);
     if (!prog)
         FAIL(EUNOMIA_ERR_INTERNAL, "BPF object has no program named %s", prog_name);
+    struct bpf_link *link = bpf_program__attach_uprobe(prog, retprobe, pid > 0 ? pid : -1, path, (size_t)offset);
+    if (!link)
+        FAIL(EUNOMIA_ERR_BPF, "attaching %s to %s %s at offset 0x%llx failed: %s", prog_name,
+             retprobe ? "uretprobe" : "uprobe", path, (unsigned long long)offset, strerror(errno));
+    if (eunomia_bpf_add_link_(bpf, link) != EUNOMIA_OK)
+        FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
+    return EUNOMIA_OK;
+}
+
+eunomia_status eunomia_bpf_attach_uprobe(struct eunomia_bpf *bpf, const char *prog_name, const char *binary,
+                                         const char *symbol, bool retprobe, int pid, char *err, size_t err_size)
+{
     char path[4096];
     uint64_t offset = 0;
     eunomia_status rc = eunomia_resolve_binary(binary, pid, path, sizeof(path), err, err_size);
@@ -170,13 +182,7 @@ eunomia_status eunomia_bpf_attach_uprobe(struct eunomia_bpf *bpf, const char *pr
         rc = eunomia_elf_symbol_offset(path, symbol, &offset, err, err_size);
     if (rc != EUNOMIA_OK)
         return rc;
-    struct bpf_link *link = bpf_program__attach_uprobe(prog, retprobe, pid > 0 ? pid : -1, path, (size_t)offset);
-    if (!link)
-        FAIL(EUNOMIA_ERR_BPF, "attaching %s to %s %s:%s (offset 0x%llx) failed: %s", prog_name,
-             retprobe ? "uretprobe" : "uprobe", path, symbol, (unsigned long long)offset, strerror(errno));
-    if (eunomia_bpf_add_link_(bpf, link) != EUNOMIA_OK)
-        FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
-    return EUNOMIA_OK;
+    return eunomia_bpf_attach_uprobe_offset(bpf, prog_name, path, offset, retprobe, pid, err, err_size);
 }
 
 /* "0-3,5" -> online[0..3] = online[5] = true. */

@@ -82,6 +82,11 @@ void eunomia_bpf_set_attach(struct eunomia_bpf *bpf, eunomia_bpf_attach_fn fn);
 eunomia_status eunomia_bpf_attach_uprobe(struct eunomia_bpf *bpf, const char *prog_name, const char *binary,
                                          const char *symbol, bool retprobe, int pid, char *err, size_t err_size);
 
+/* Attach a uprobe (or uretprobe) program at a file offset of path (a resolved binary), e.g. one
+ * eunomia_elf_symbol_offset gave, moved past an instruction the kernel would single-step. */
+eunomia_status eunomia_bpf_attach_uprobe_offset(struct eunomia_bpf *bpf, const char *prog_name, const char *path,
+                                                uint64_t offset, bool retprobe, int pid, char *err, size_t err_size);
+
 /* Attach a perf_event program to a CPU-clock sampling event at sample_freq Hz on every online
  * CPU (all processes; filter in BPF). */
 eunomia_status eunomia_bpf_attach_perf_event(struct eunomia_bpf *bpf, const char *prog_name, uint64_t sample_freq,
