@@ -75,10 +75,13 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("param"), help: ArgumentHelp("Set a plugin parameter; a bare KEY sets a boolean to true. Repeatable.", valueName: "key=value"))
     var params: [String] = []
 
-    @Option(help: "Trace only this process id (the plugin's pid parameter).")
+    // .unconditional: a value such as -1 reaches the check below (which names what is wrong)
+    // instead of being taken for an option ("Missing value").
+    @Option(parsing: .unconditional, help: "Trace only this process id (the plugin's pid parameter).",
+            transform: { try CLIValue.integer($0, what: "a process id", in: 1...UInt32.max) })
     var pid: UInt32?
 
-    @Option(help: "Trace only this command name (the plugin's comm parameter).")
+    @Option(parsing: .unconditional, help: "Trace only this command name (the plugin's comm parameter).")
     var comm: String?
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line), csv, or folded (stacks as 'comm;outer;...;inner count' lines for flame graphs).")
@@ -87,15 +90,13 @@ struct Run: ParsableCommand {
     @Flag(help: "Same as -o folded.")
     var folded = false
 
-    @Option(help: "Seconds between reports of an aggregating tracker (its interval parameter); 0 reports only at the end.")
+    @Option(parsing: .unconditional, help: "Seconds between reports of an aggregating tracker (its interval parameter); 0 reports only at the end.",
+            transform: { try CLIValue.integer($0, what: "a number of seconds", in: 0...86400) })
     var interval: UInt32?
 
-    @Option(help: "Stop after this many seconds.")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (fractions allowed, at most ten years).",
+            transform: { try CLIValue.duration($0) })
     var duration: Double?
-
-    func validate() throws {
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds") }
-    }
 
     func run() throws {
         let (store, logger) = try global.setUp()
@@ -109,7 +110,7 @@ struct Run: ParsableCommand {
             eh_install_stop_signals()
             let output = OutputBuffer(fd: STDOUT_FILENO)
             let summary = try Runner.run(plugin: installed, parameters: parameters, format: folded ? .folded : format, duration: duration,
-                                         output: output, logger: logger, shouldStop: { eh_stop_requested() != 0 })
+                                         output: output, outputFD: STDOUT_FILENO, logger: logger, shouldStop: { eh_stop_requested() != 0 })
             let what = summary.reports.map { "\($0) report\($0 == 1 ? "" : "s")" } ?? "\(summary.events) events"
             var line = String(format: "%@: %@, %llu lost in %.1fs", installed.reference, what, summary.lost, summary.seconds)
             if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
@@ -150,13 +151,17 @@ struct Plugin: ParsableCommand {
         func run() throws {
             let (store, _) = try global.setUp()
             try reportingErrors {
-                let plugins = try store.list()
-                if plugins.isEmpty {
+                let (plugins, damaged) = store.scan()
+                if plugins.isEmpty && damaged.isEmpty {
                     print("no plugins installed in \(store.root.path)")
                     return
                 }
-                let rows = plugins.map { [$0.name, $0.version, $0.buildID, $0.manifest.abi.description, $0.manifest.description] }
-                printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "DESCRIPTION"], rows: rows)
+                if !plugins.isEmpty {
+                    let rows = plugins.map { [$0.name, $0.version, $0.buildID, $0.manifest.abi.description, $0.manifest.description] }
+                    printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "DESCRIPTION"], rows: rows)
+                }
+                // One line each; the other plugins keep working.
+                for d in damaged { print("damaged \(d.path): \(d.reason)") }
             }
         }
     }
@@ -210,7 +215,7 @@ struct Plugin: ParsableCommand {
         func run() throws {
             let (store, _) = try global.setUp()
             try reportingErrors {
-                for p in try store.remove(plugin) { print("removed \(p.reference) (build \(p.buildID))") }
+                for removed in try store.remove(plugin) { print("removed \(removed)") }
             }
         }
     }
@@ -243,4 +248,37 @@ func printTable(header: [String], rows: [[String]], indent: String = "") {
     }
 }
 
-Eunomia.main()
+/// Values of the run options, checked with one line that names the option and the problem.
+enum CLIValue {
+    static func integer<T: FixedWidthInteger>(_ text: String, what: String, in range: ClosedRange<T>) throws -> T {
+        guard let v = T(text), range.contains(v) else {
+            throw ValidationError("not \(what) (a whole number from \(range.lowerBound) to \(range.upperBound))")
+        }
+        return v
+    }
+
+    static func duration(_ text: String) throws -> Double {
+        guard let v = Double(text), v.isFinite, v > 0, v <= Runner.maxDuration else {
+            throw ValidationError("not a number of seconds above 0 and at most \(Int(Runner.maxDuration)) (ten years)")
+        }
+        return v
+    }
+}
+
+// Errors are one line on stderr ("eunomia: error: ..."), usage errors included; --help and
+// --version print as usual.
+do {
+    var command = try Eunomia.parseAsRoot()
+    try command.run()
+} catch let error as ExitCode {
+    Eunomia.exit(withError: error)
+} catch {
+    let code = Eunomia.exitCode(for: error)
+    if code == .success {
+        Eunomia.exit(withError: error)
+    }
+    var message = Eunomia.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    if message.hasPrefix("Error: ") { message.removeFirst(7) }
+    FileHandle.standardError.write(Data("eunomia: error: \(EunomiaError(message).message) (see --help)\n".utf8))
+    Eunomia.exit(withError: ExitCode(code.rawValue))
+}

@@ -28,17 +28,58 @@ public struct PackageManifest: Codable, Equatable {
         case format, name, version, description, abi, requires, library, bpfObject = "bpf_object", schema, files
     }
 
+    /// Largest manifest.json read: 64 files with their hashes fit in a few KiB.
+    public static let maxSize = 256 << 10
+
     public static func decode(_ data: Data) throws -> PackageManifest {
+        guard data.count <= maxSize else {
+            throw EunomiaError("manifest.json: \(data.count) bytes, more than the \(maxSize >> 10) KiB a manifest may have")
+        }
+        let manifest: PackageManifest
         do {
-            return try JSONDecoder().decode(PackageManifest.self, from: data)
+            manifest = try JSONDecoder().decode(PackageManifest.self, from: data)
         } catch let error as DecodingError {
             throw EunomiaError("manifest.json: \(describe(error))")
+        } catch {
+            throw EunomiaError("manifest.json: not valid JSON")
+        }
+        try manifest.validate()
+        return manifest
+    }
+
+    /// Every string that later becomes a path, a table cell or a kernel lookup, checked here.
+    func validate() throws {
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("manifest.json: \(msg)") }
+        guard Validate.isPluginName(name) else {
+            throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
+        }
+        guard Validate.semver(version) != nil else {
+            throw fail("version \(version.quotedForError) is not a semantic version (semver.org 2.0.0, e.g. 1.2.3 or 1.2.3-rc.1)")
+        }
+        if let problem = Validate.displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
+        try abi.validate(fail)
+        try requires?.validate(fail)
+        for (role, path) in [("library", library), ("bpf_object", bpfObject), ("schema", schema)] where !Validate.isPackageFileName(path) {
+            throw fail("\(role) \(path.quotedForError) is not a plain file name ([A-Za-z0-9._+-], at most 128 bytes)")
+        }
+        guard files.count <= PackageArchive.maxEntries else { throw fail("lists \(files.count) files, at most \(PackageArchive.maxEntries) are allowed") }
+        for f in files {
+            guard Validate.isPackageFileName(f.path) else {
+                throw fail("file \(f.path.quotedForError) is not a plain file name ([A-Za-z0-9._+-], at most 128 bytes)")
+            }
+            guard (0...Int64(PackageArchive.maxFileSize)).contains(f.size) else {
+                throw fail("file '\(f.path)' has size \(f.size), outside 0 to \(PackageArchive.maxFileSize)")
+            }
+            guard Validate.isSHA256(f.sha256) else {
+                throw fail("file '\(f.path)' has sha256 \(f.sha256.quotedForError), not 64 lower-case hex digits")
+            }
         }
     }
 
     public func encoded() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try! encoder.encode(self)
+        // Plain strings, integers and arrays: encoding cannot fail.
+        return (try? encoder.encode(self)) ?? Data()
     }
 }

@@ -13,7 +13,7 @@ public struct VerifiedPackage {
 
 /// .pkg files: a zip archive of manifest.json plus the files it lists (docs/package-format.md).
 public enum PackageArchive {
-    static let maxFileSize: UInt64 = 256 << 20
+    static let maxFileSize: UInt64 = 64 << 20
     static let maxEntries = 64
 
     // MARK: Packing
@@ -81,34 +81,48 @@ public enum PackageArchive {
 
     // MARK: Verifying
 
+    /// Largest package file read, and most bytes all of its entries may inflate to.
+    static let maxPackageSize = 128 << 20
+    static let maxTotalSize: UInt64 = 256 << 20
+
     /// Extracts `package` into `directory` (which must not exist) and checks everything that
     /// can be checked without loading the plugin. Throws one line naming the first problem.
+    /// Everything is read and checked in memory first; files are written only once every
+    /// hash matched, read-only, and the schema is decoded from the bytes that were hashed.
     public static func extractAndVerify(_ package: URL, into directory: URL) throws -> VerifiedPackage {
         let label = package.lastPathComponent
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(label): \(msg)") }
-        let fm = FileManager.default
-        guard fm.isReadableFile(atPath: package.path) else { throw fail("no such file or not readable") }
+        let packageData: Data
+        do {
+            packageData = try SafeFile.read(package.path, maxBytes: maxPackageSize)
+        } catch let e as EunomiaError {
+            throw fail(e.message)
+        }
         let archive: Archive
         do {
-            archive = try Archive(url: package, accessMode: .read)
+            archive = try Archive(data: packageData, accessMode: .read)
         } catch {
             throw fail("not a valid package: the zip archive is unreadable (truncated or corrupt)")
         }
         var entries: [String: Entry] = [:]
+        var declaredTotal: UInt64 = 0
         for entry in archive {
             let path = entry.path
-            guard isPlainName(path) else {
-                throw fail("entry '\(path)' is not a plain file name (absolute paths, '/', '..' and control characters are refused)")
+            guard Validate.isPackageFileName(path) else {
+                throw fail("entry \(path.quotedForError) is not a plain file name (only [A-Za-z0-9._+-]: absolute paths, '/', '..' and control characters are refused)")
             }
             guard entry.type == .file else { throw fail("entry '\(path)' is a \(entry.type), only regular files are allowed") }
             guard entries.updateValue(entry, forKey: path) == nil else { throw fail("entry '\(path)' appears twice") }
             guard entries.count <= maxEntries else { throw fail("more than \(maxEntries) entries") }
-            guard UInt64(entry.uncompressedSize) <= maxFileSize else {
+            guard entry.uncompressedSize <= maxFileSize else {
                 throw fail("entry '\(path)' is larger than \(maxFileSize >> 20) MiB")
             }
+            declaredTotal += entry.uncompressedSize
+            guard declaredTotal <= maxTotalSize else { throw fail("entries add up to more than \(maxTotalSize >> 20) MiB") }
+            if let problem = ZipHeaders.mismatch(entry) { throw fail("entry '\(path)': \(problem)") }
         }
         guard let manifestEntry = entries[PackageManifest.fileName] else { throw fail("no manifest.json") }
-        let manifestData = try read(manifestEntry, from: archive, label: label)
+        let manifestData = try read(manifestEntry, from: archive, limit: PackageManifest.maxSize, label: label)
         let manifest: PackageManifest
         do { manifest = try PackageManifest.decode(manifestData) } catch let e as EunomiaError { throw fail(e.message) }
         guard manifest.format == PackageManifest.currentFormat else {
@@ -118,37 +132,46 @@ public enum PackageArchive {
 
         let listed = Set(manifest.files.map(\.path))
         guard listed.count == manifest.files.count else { throw fail("manifest lists a file twice") }
-        for path in listed where !isPlainName(path) { throw fail("manifest lists '\(path)', which is not a plain file name") }
+        guard !listed.contains(PackageManifest.fileName) else { throw fail("manifest lists manifest.json among its files") }
         let present = Set(entries.keys).subtracting([PackageManifest.fileName])
         if let extra = present.subtracting(listed).sorted().first { throw fail("entry '\(extra)' is not listed in the manifest") }
         if let missing = listed.subtracting(present).sorted().first { throw fail("'\(missing)' is listed in the manifest but missing") }
         for role in [manifest.library, manifest.bpfObject, manifest.schema] where !listed.contains(role) {
             throw fail("manifest names '\(role)' but does not list it in files")
         }
+        guard Set([manifest.library, manifest.bpfObject, manifest.schema]).count == 3 else {
+            throw fail("manifest gives one file two roles (library, bpf_object, schema)")
+        }
 
-        try fm.createDirectory(at: directory, withIntermediateDirectories: false)
+        var contents: [(PackageManifest.FileEntry, Data)] = []
         for file in manifest.files.sorted(by: { $0.path < $1.path }) {
-            let data = try read(entries[file.path]!, from: archive, label: label)
+            let limit = file.path == manifest.schema ? PluginSchema.maxSize : Int(maxFileSize)
+            let data = try read(entries[file.path]!, from: archive, limit: limit, label: label)
             guard data.count == file.size else {
                 throw fail("\(file.path): \(data.count) bytes, the manifest says \(file.size) (package is corrupt or was tampered with)")
             }
-            guard hex(SHA256.hash(data: data)) == file.sha256.lowercased() else {
+            guard hex(SHA256.hash(data: data)) == file.sha256 else {
                 throw fail("\(file.path): SHA-256 mismatch (package is corrupt or was tampered with)")
             }
-            let url = directory.appendingPathComponent(file.path)
-            guard fm.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: 0o644]) else {
-                throw fail("cannot write \(url.path)")
-            }
+            contents.append((file, data))
         }
-        try manifestData.write(to: directory.appendingPathComponent(PackageManifest.fileName))
-
-        let schemaData = try Data(contentsOf: directory.appendingPathComponent(manifest.schema))
         let schema: PluginSchema
-        do { schema = try PluginSchema.decode(schemaData, source: manifest.schema) } catch let e as EunomiaError { throw fail(e.message) }
+        do {
+            schema = try PluginSchema.decode(contents.first { $0.0.path == manifest.schema }!.1, source: manifest.schema)
+        } catch let e as EunomiaError {
+            throw fail(e.message)
+        }
         guard schema.name == manifest.name, schema.version == manifest.version, schema.abi == manifest.abi else {
             throw fail("schema says \(schema.name) \(schema.version) ABI \(schema.abi), the manifest \(manifest.name) \(manifest.version) ABI \(manifest.abi)")
         }
+
+        // Only now does anything reach the disk: the ELF and BTF checks read files.
+        guard mkdir(directory.path, 0o755) == 0 else {
+            throw fail("cannot create \(directory.path): \(String(cString: strerror(errno)))")
+        }
         do {
+            for (file, data) in contents { try SafeFile.writeNew(directory.appendingPathComponent(file.path).path, data) }
+            try SafeFile.writeNew(directory.appendingPathComponent(PackageManifest.fileName).path, manifestData)
             try checkContents(schema: schema, library: directory.appendingPathComponent(manifest.library),
                               bpfObject: directory.appendingPathComponent(manifest.bpfObject))
             try ArtifactChecks.checkKernel(manifest.requires, plugin: "\(manifest.name) \(manifest.version)")
@@ -166,22 +189,28 @@ public enum PackageArchive {
         try ArtifactChecks.checkLayouts(schema, bpfObject: bpfObject)
     }
 
-    static func isPlainName(_ path: String) -> Bool {
-        !path.isEmpty && path.utf8.count <= 255 && path != "." && path != ".."
-            && !path.contains("/") && !path.contains("\\")
-            && !path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
-    }
-
-    private static func read(_ entry: Entry, from archive: Archive, label: String) throws -> Data {
+    /// An entry's content, inflated up to limit bytes, with its CRC-32 and size checked
+    /// against the zip headers.
+    private static func read(_ entry: Entry, from archive: Archive, limit: Int, label: String) throws -> Data {
+        struct TooLarge: Error {}
         var data = Data()
-        data.reserveCapacity(Int(entry.uncompressedSize))
+        data.reserveCapacity(Int(min(entry.uncompressedSize, UInt64(limit))))
+        let crc: CRC32
         do {
-            _ = try archive.extract(entry) { chunk in
+            crc = try archive.extract(entry, skipCRC32: false) { chunk in
+                guard data.count + chunk.count <= limit else { throw TooLarge() }
                 data.append(chunk)
-                if UInt64(data.count) > maxFileSize { throw EunomiaError("too large") }
             }
+        } catch is TooLarge {
+            throw EunomiaError("\(label): entry '\(entry.path)' inflates to more than \(limit >> 10) KiB")
         } catch {
             throw EunomiaError("\(label): entry '\(entry.path)' cannot be read (corrupt or truncated package)")
+        }
+        guard crc == entry.checksum else {
+            throw EunomiaError("\(label): entry '\(entry.path)': CRC-32 \(String(crc, radix: 16)) does not match its zip header's \(String(entry.checksum, radix: 16)) (package is corrupt)")
+        }
+        guard UInt64(data.count) == entry.uncompressedSize else {
+            throw EunomiaError("\(label): entry '\(entry.path)' inflates to \(data.count) bytes, its zip header says \(entry.uncompressedSize)")
         }
         return data
     }

@@ -16,13 +16,16 @@ public final class PluginLibrary {
     static let requiredTableSize = MemoryLayout<eunomia_plugin>.offset(of: \eunomia_plugin.get_stats)!
         + MemoryLayout<UnsafeRawPointer>.size
 
-    public init(path: String) throws {
+    /// `label` names the library in errors when path is not its store path (/proc/self/fd/N).
+    public init(path: String, label: String? = nil) throws {
+        let label = label ?? path
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            throw EunomiaError("cannot load plugin library: \(String(cString: dlerror()))")
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw EunomiaError("cannot load plugin library \(label): \(reason)")
         }
         func fail(_ message: String) -> EunomiaError {
             dlclose(handle)
-            return EunomiaError("\(path): \(message)")
+            return EunomiaError("\(label): \(message)")
         }
         guard let symbol = dlsym(handle, "eunomia_plugin_entry") else {
             throw fail("does not export eunomia_plugin_entry")
@@ -47,7 +50,7 @@ public final class PluginLibrary {
         }
         self.handle = handle
         self.table = table
-        self.path = path
+        self.path = label
         self.abi = abi
         self.name = String(cString: name)
         self.version = String(cString: version)

@@ -18,10 +18,24 @@ public enum Runner {
 
     /// Loads the plugin, starts it and polls on the calling thread until `shouldStop` returns
     /// true, the duration ends or the output is closed; then detaches and unloads.
+    /// Longest --duration: ten years, far inside what nanosecond deadlines can hold.
+    public static let maxDuration: Double = 10 * 365 * 86400
+
+    /// Checks a duration in seconds: finite, positive, at most maxDuration.
+    public static func checkDuration(_ seconds: Double) throws {
+        guard seconds.isFinite, seconds > 0, seconds <= maxDuration else {
+            throw EunomiaError("duration \(seconds) is not a number of seconds above 0 and at most \(Int(maxDuration)) (ten years)")
+        }
+    }
+
+    /// `outputFD`, when given, is watched for its reader going away (a closed pipe): the run
+    /// ends within one poll interval instead of at the next event's failed write.
     public static func run(plugin: InstalledPlugin, parameters: ResolvedParameters, format: OutputFormat,
-                           duration: Double?, output: OutputBuffer, logger: Logger,
+                           duration: Double?, output: OutputBuffer, outputFD: Int32? = nil, logger: Logger,
                            shouldStop: () -> Bool) throws -> RunSummary {
-        let library = try PluginLibrary(path: plugin.libraryURL.path)
+        if let duration { try checkDuration(duration) }
+        let verified = try plugin.verifyFiles()
+        let library = try PluginLibrary(path: verified.libraryPath, label: plugin.libraryURL.path)
         guard library.name == plugin.name else {
             throw EunomiaError("\(plugin.libraryURL.path) calls itself '\(library.name)', the package says '\(plugin.name)'")
         }
@@ -39,9 +53,11 @@ public enum Runner {
         formatter.writeHeader()
 
         let began = eh_monotonic_ns()
+        // checkDuration bounds the product far below Int64.max.
         let deadline = duration.map { began + Int64($0 * 1e9) }
         var pollError: Error?
-        while !shouldStop() && !output.failed {
+        let watch = outputFD.map(ConsumerWatch.init)
+        while !shouldStop() && !output.failed && watch?.consumerGone != true {
             var timeout = pollTimeoutMs
             if let deadline {
                 let left = deadline - eh_monotonic_ns()
@@ -60,9 +76,22 @@ public enum Runner {
         output.flush()
         let stats = tracker.stats()
         tracker.destroy()
+        withExtendedLifetime(verified) {}
         if let pollError { throw pollError }
         return RunSummary(events: stats.emitted, lost: stats.lost, malformed: formatter.malformed,
                           reports: plugin.schema.records.contains { $0.isReport } ? formatter.reports : nil,
                           seconds: Double(eh_monotonic_ns() - began) / 1e9)
+    }
+}
+
+/// Notices that the reader of an output descriptor went away. A pipe whose read end closed
+/// reports POLLERR on the write end, a hung-up terminal POLLHUP; files and /dev/null never do.
+struct ConsumerWatch {
+    let fd: Int32
+
+    var consumerGone: Bool {
+        var p = pollfd(fd: fd, events: 0, revents: 0)
+        guard poll(&p, 1, 0) == 1 else { return false }
+        return p.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
     }
 }

@@ -12,13 +12,16 @@ public struct PluginSchema: Codable, Equatable {
     public var records: [RecordLayout]
 
     public static func decode(_ data: Data, source: String) throws -> PluginSchema {
+        guard data.count <= maxSize else {
+            throw EunomiaError("\(source): \(data.count) bytes, more than the \(maxSize >> 10) KiB a schema may have")
+        }
         let schema: PluginSchema
         do {
             schema = try JSONDecoder().decode(PluginSchema.self, from: data)
         } catch let error as DecodingError {
             throw EunomiaError("\(source): \(describe(error))")
         } catch {
-            throw EunomiaError("\(source): not valid JSON: \(error)")
+            throw EunomiaError("\(source): not valid JSON")
         }
         try schema.validate(source: source)
         return schema
@@ -29,12 +32,27 @@ public struct PluginSchema: Codable, Equatable {
 
     public var semver: Version? { Version(version) }
 
+    /// Largest schema.json read; the biggest bundled one is a few KiB.
+    public static let maxSize = 1 << 20
+    static let maxRecords = 64
+    static let maxParameters = 64
+    /// Largest record: far beyond any ring buffer record a tracker sends (stacks of 127
+    /// frames are 1 KiB), small enough that nothing sized by it can exhaust memory.
+    public static let maxRecordSize = 1 << 20
+
     func validate(source: String) throws {
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): \(msg)") }
-        guard name.range(of: #"^[a-z0-9][a-z0-9_-]{0,63}$"#, options: .regularExpression) != nil else {
-            throw fail("name '\(name)' must be 1-64 characters of a-z, 0-9, '_' or '-'")
+        guard Validate.isPluginName(name) else {
+            throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
         }
-        guard semver != nil else { throw fail("version '\(version)' is not semantic versioning (e.g. 1.2.3)") }
+        guard Validate.semver(version) != nil else {
+            throw fail("version \(version.quotedForError) is not a semantic version (semver.org 2.0.0, e.g. 1.2.3 or 1.2.3-rc.1)")
+        }
+        if let problem = Validate.displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
+        try abi.validate(fail)
+        try requires?.validate(fail)
+        guard parameters.count <= PluginSchema.maxParameters else { throw fail("declares \(parameters.count) parameters, at most \(PluginSchema.maxParameters) are allowed") }
+        guard records.count <= PluginSchema.maxRecords else { throw fail("declares \(records.count) records, at most \(PluginSchema.maxRecords) are allowed") }
         var seen = Set<String>()
         for p in parameters {
             guard seen.insert(p.name).inserted else { throw fail("parameter '\(p.name)' is declared twice") }
@@ -42,8 +60,10 @@ public struct PluginSchema: Codable, Equatable {
         }
         guard !records.isEmpty else { throw fail("declares no records") }
         var ids = Set<UInt32>()
+        var names = Set<String>()
         for r in records {
             guard ids.insert(r.id).inserted else { throw fail("record id \(r.id) is declared twice") }
+            guard names.insert(r.name).inserted else { throw fail("record name '\(r.name)' is declared twice") }
             try r.validate(source: source, parameters: parameters)
         }
     }
@@ -54,6 +74,13 @@ public struct ABIVersion: Codable, Equatable, CustomStringConvertible {
     public var minor: Int
     public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
     public var description: String { "\(major).\(minor)" }
+
+    /// Both parts are the ABI's uint16 numbers.
+    func validate(_ fail: (String) -> EunomiaError) throws {
+        guard (0...0xFFFF).contains(major), (0...0xFFFF).contains(minor) else {
+            throw fail("abi \(major).\(minor) is not two numbers from 0 to 65535")
+        }
+    }
 }
 
 /// What the kernel must offer; checked at install time without loading the plugin.
@@ -64,6 +91,18 @@ public struct Requirements: Codable, Equatable {
     public var btf: Bool?
     /// "category/event" tracepoints that must exist.
     public var tracepoints: [String]?
+
+    func validate(_ fail: (String) -> EunomiaError) throws {
+        if let kernel, !Validate.isKernelVersion(kernel) {
+            throw fail("requires.kernel \(kernel.quotedForError) is not a kernel version like 5.8 or 6.1.0")
+        }
+        if let tracepoints {
+            guard tracepoints.count <= 256 else { throw fail("requires.tracepoints lists \(tracepoints.count) tracepoints, at most 256 are allowed") }
+            for tp in tracepoints where !Validate.isTracepoint(tp) {
+                throw fail("requires.tracepoints entry \(tp.quotedForError) is not CATEGORY/EVENT of letters, digits and '_'")
+            }
+        }
+    }
 }
 
 public enum ParameterType: String, Codable { case integer, boolean, string }
@@ -123,8 +162,22 @@ public struct ParameterSpec: Codable, Equatable {
     }
 
     func validate(source: String) throws {
-        guard name.range(of: #"^[a-z][a-z0-9_]*$"#, options: .regularExpression) != nil else {
-            throw EunomiaError("\(source): parameter name '\(name)' must be lower_snake_case")
+        guard Validate.isIdentifier(name), !name.hasPrefix("_") else {
+            throw EunomiaError("\(source): parameter name \(name.quotedForError) must be lower_snake_case, at most 64 bytes")
+        }
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): parameter '\(name)': \(msg)") }
+        if let problem = Validate.displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
+        if type != .integer && (min != nil || max != nil) { throw fail("min and max apply to integer parameters") }
+        if let lo = min, let hi = max, lo > hi { throw fail("min \(lo) is above max \(hi)") }
+        if type != .string && `enum` != nil { throw fail("enum applies to string parameters") }
+        if type != .string && maxLength != nil { throw fail("max_length applies to string parameters") }
+        if let n = maxLength, !(0...4096).contains(n) { throw fail("max_length \(n) is outside 0 to 4096") }
+        if let allowed = `enum` {
+            guard !allowed.isEmpty, allowed.count <= 256 else { throw fail("enum must list 1 to 256 values") }
+            guard Set(allowed).count == allowed.count else { throw fail("enum lists a value twice") }
+            for v in allowed {
+                if let problem = Validate.displayTextProblem(v, maxBytes: 256) { throw fail("enum value \(v.quotedForError) \(problem)") }
+            }
         }
         do {
             _ = try check(`default`)
@@ -143,10 +196,15 @@ public struct ParameterSpec: Codable, Equatable {
             break
         case (.string, .string(let s)):
             if let allowed = `enum`, !allowed.contains(s) {
-                throw EunomiaError("parameter '\(name)': '\(s)' is not one of \(allowed.joined(separator: ", "))")
+                throw EunomiaError("parameter '\(name)': \(s.quotedForError) is not one of \(allowed.joined(separator: ", "))")
             }
-            if let n = maxLength, s.utf8.count > n {
-                throw EunomiaError("parameter '\(name)': '\(s)' is longer than \(n) bytes")
+            // Strings go to the plugin in its config JSON; none is unbounded.
+            let n = maxLength ?? 4096
+            if s.utf8.count > n {
+                throw EunomiaError("parameter '\(name)': \(s.quotedForError) is longer than \(n) bytes")
+            }
+            if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw EunomiaError("parameter '\(name)': \(s.quotedForError) contains a control character")
             }
         default:
             throw EunomiaError("parameter '\(name)': expected \(type.rawValue), got \(value)")
@@ -159,14 +217,14 @@ public struct ParameterSpec: Codable, Equatable {
         switch type {
         case .integer:
             guard let v = Int64(text) ?? (text.hasPrefix("0x") ? Int64(text.dropFirst(2), radix: 16) : nil) else {
-                throw EunomiaError("parameter '\(name)': '\(text)' is not an integer")
+                throw EunomiaError("parameter '\(name)': \(text.quotedForError) is not an integer")
             }
             return try check(.integer(v))
         case .boolean:
             switch text.lowercased() {
             case "true", "1", "yes", "on", "": return .boolean(true)
             case "false", "0", "no", "off": return .boolean(false)
-            default: throw EunomiaError("parameter '\(name)': '\(text)' is not a boolean (true or false)")
+            default: throw EunomiaError("parameter '\(name)': \(text.quotedForError) is not a boolean (true or false)")
             }
         case .string:
             return try check(.string(text))
@@ -308,6 +366,25 @@ public struct FieldSpec: Codable, Equatable {
     /// Size of one histogram slot.
     var slotSize: Int { element == .u64 ? 8 : 4 }
 
+    /// Widest table column a schema may ask for.
+    static let maxWidth = 256
+
+    /// The integer keys of a `values` or `templates` table. Keys are canonical decimals
+    /// ("1", "-5"; not "01" or "+1") and unique as numbers, so no two names claim one value.
+    static func integerKeys<V>(_ table: [String: V], table name: String, fail: (String) -> EunomiaError) throws -> [Int64: V] {
+        guard table.count <= 4096 else { throw fail("\(name) has \(table.count) entries, at most 4096") }
+        var result: [Int64: V] = [:]
+        var spelled: [Int64: String] = [:]
+        for (key, value) in table.sorted(by: { $0.key < $1.key }) {
+            guard let n = Int64(key), String(n) == key else {
+                throw fail("\(name) key \(key.quotedForError) is not an integer written in plain decimal")
+            }
+            if let other = spelled.updateValue(key, forKey: n) { throw fail("\(name) keys '\(other)' and '\(key)' are the same number") }
+            result[n] = value
+        }
+        return result
+    }
+
     public var header: String { column ?? name.uppercased() }
     public var btfMember: String { member ?? name }
 
@@ -325,8 +402,11 @@ public struct FieldSpec: Codable, Equatable {
 
     private func validateTemplate(record: RecordLayout, fail: (String) -> EunomiaError) throws {
         guard template != nil || templates != nil else { throw fail("a template field needs template or templates") }
+        guard offset == 0 && size == 0 else { throw fail("a template field occupies no bytes of the record: drop offset and size") }
         let texts = [template].compactMap { $0 } + (templates.map { Array($0.values) } ?? [])
+        guard texts.count <= 1025 else { throw fail("templates has more than 1024 entries") }
         for text in texts {
+            if let problem = Validate.displayTextProblem(text, maxBytes: 1024) { throw fail("template \(problem)") }
             for case let (_, name?) in FieldSpec.parseTemplate(text) {
                 guard let f = record.fields.first(where: { $0.name == name }), f.type != .template else {
                     throw fail("template refers to '{\(name)}', which is not a field of the record")
@@ -337,7 +417,7 @@ public struct FieldSpec: Codable, Equatable {
             guard let sel = select, let f = record.fields.first(where: { $0.name == sel }), f.type.isInteger else {
                 throw fail("templates need select naming an integer field")
             }
-            if let bad = templates!.keys.first(where: { Int64($0) == nil }) { throw fail("templates key '\(bad)' is not an integer") }
+            _ = try FieldSpec.integerKeys(templates!, table: "templates", fail: fail)
         }
     }
 
@@ -350,11 +430,16 @@ public struct FieldSpec: Codable, Equatable {
                 throw fail("'when' names '\(c.parameter)', which is not a boolean parameter")
             }
         }
+        if let column, let problem = Validate.displayTextProblem(column, maxBytes: 64) { throw fail("column \(problem)") }
+        if let w = width, !(0...FieldSpec.maxWidth).contains(w) { throw fail("width \(w) is outside 0 to \(FieldSpec.maxWidth)") }
+        if let member, !Validate.isCIdentifier(member) { throw fail("member \(member.quotedForError) is not a C identifier") }
+        if let unit, let problem = Validate.displayTextProblem(unit, maxBytes: 32) { throw fail("unit \(problem)") }
         if type == .template {
             try validateTemplate(record: record, fail: fail)
             return
         }
-        guard offset >= 0, size > 0, offset + size <= record.size else {
+        // record.size is at most maxRecordSize, so once both are in range the sum cannot overflow.
+        guard offset >= 0, size > 0, offset <= record.size, size <= record.size - offset else {
             throw fail("offset \(offset) + size \(size) lies outside the record's \(record.size) bytes")
         }
         if values != nil || bits != nil || scale != nil {
@@ -363,8 +448,21 @@ public struct FieldSpec: Codable, Equatable {
                 throw fail("use only one of display, values, bits and scale")
             }
         }
-        if let values, let bad = values.keys.first(where: { Int64($0) == nil }) {
-            throw fail("values key '\(bad)' is not an integer")
+        if let values {
+            _ = try FieldSpec.integerKeys(values, table: "values", fail: fail)
+            for name in values.values {
+                if let problem = Validate.displayTextProblem(name, maxBytes: 64) { throw fail("values name \(name.quotedForError) \(problem)") }
+            }
+        }
+        if let bits {
+            guard bits.count <= 64 else { throw fail("bits has \(bits.count) entries, at most 64") }
+            var masks: [UInt64: String] = [:]
+            for (name, mask) in bits.sorted(by: { $0.key < $1.key }) {
+                if let problem = Validate.displayTextProblem(name, maxBytes: 64) { throw fail("bits name \(name.quotedForError) \(problem)") }
+                guard !name.isEmpty else { throw fail("bits has an empty name") }
+                guard mask != 0 else { throw fail("bits '\(name)' is 0, which no flag can be") }
+                if let other = masks.updateValue(name, forKey: mask) { throw fail("bits '\(other)' and '\(name)' are both \(mask)") }
+            }
         }
         if let scale, scale == 0 { throw fail("scale must be positive") }
         if let d = decimals, !(0...9).contains(d) { throw fail("decimals must be 0 to 9") }
@@ -449,8 +547,20 @@ public struct RecordLayout: Codable, Equatable {
     }
 
     func validate(source: String, parameters: [ParameterSpec]) throws {
-        guard size > 0 else { throw EunomiaError("\(source): record '\(name)' has size \(size)") }
+        guard Validate.isIdentifier(name) else {
+            throw EunomiaError("\(source): record name \(name.quotedForError) must be lower_snake_case, at most 64 bytes")
+        }
+        guard (1...PluginSchema.maxRecordSize).contains(size) else {
+            throw EunomiaError("\(source): record '\(name)' has size \(size), outside 1 to \(PluginSchema.maxRecordSize)")
+        }
+        if let btfStruct, !Validate.isCIdentifier(btfStruct) {
+            throw EunomiaError("\(source): record '\(name)': btf_struct \(btfStruct.quotedForError) is not a C identifier")
+        }
         guard !fields.isEmpty else { throw EunomiaError("\(source): record '\(name)' has no fields") }
+        guard fields.count <= 256 else { throw EunomiaError("\(source): record '\(name)' has \(fields.count) fields, at most 256") }
+        for f in fields where !Validate.isIdentifier(f.name) {
+            throw EunomiaError("\(source): record '\(name)' field name \(f.name.quotedForError) must be lower_snake_case, at most 64 bytes")
+        }
         var seen = Set<String>()
         for f in fields {
             guard seen.insert(f.name).inserted else {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Version
 
@@ -8,13 +9,24 @@ public struct InstalledPlugin: Equatable {
     public let directory: URL
     /// First 12 hex digits of the package digest; part of the directory name.
     public let buildID: String
+    /// The manifest's semantic version (checked when the build was read).
+    public let semver: Version
 
     public var name: String { manifest.name }
     public var version: String { manifest.version }
-    public var semver: Version { Version(manifest.version) ?? Version(0, 0, 0) }
     public var libraryURL: URL { directory.appendingPathComponent(manifest.library) }
     public var bpfObjectURL: URL { directory.appendingPathComponent(manifest.bpfObject) }
     public var reference: String { "\(name)@\(version)" }
+}
+
+/// A store entry that cannot be used, and why; every other entry keeps working.
+public struct DamagedEntry: Error, Equatable {
+    /// Relative to the store root: plugins/NAME/VERSION-BUILD.
+    public let path: String
+    public let reason: String
+    /// What the directory names claim, when they parse.
+    public let name: String?
+    public let version: Version?
 }
 
 /// The plugin store. Each build of each version lives in its own content-addressed directory,
@@ -26,7 +38,7 @@ public struct Store {
     /// --store, else $EUNOMIA_HOME, else /var/lib/eunomia.
     public init(path: String? = nil) {
         let env = ProcessInfo.processInfo.environment["EUNOMIA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-        root = URL(fileURLWithPath: path ?? env ?? Store.defaultPath, isDirectory: true)
+        root = URL(fileURLWithPath: path ?? env ?? Store.defaultPath, isDirectory: true).standardizedFileURL
     }
 
     var pluginsDir: URL { root.appendingPathComponent("plugins", isDirectory: true) }
@@ -34,99 +46,263 @@ public struct Store {
 
     public enum InstallOutcome: Equatable { case installed, alreadyInstalled }
 
-    /// Verifies the package and moves it into place with one rename; on any error the store is unchanged.
+    // MARK: Paths
+
+    /// STORE/plugins/NAME/VERSION-BUILD for validated parts, checked to stay under plugins/
+    /// once symlinks in the store's own path are resolved.
+    func buildDirectory(name: String, version: String, buildID: String) throws -> URL {
+        guard Validate.isPluginName(name), Validate.semver(version) != nil, Validate.isBuildID(buildID) else {
+            throw EunomiaError("refusing store path for \(name.quotedForError) \(version.quotedForError) \(buildID.quotedForError)")
+        }
+        let dir = pluginsDir.appendingPathComponent(name, isDirectory: true)
+            .appendingPathComponent("\(version)-\(buildID)", isDirectory: true)
+        try checkContained(dir)
+        return dir
+    }
+
+    /// The path, with its existing parents resolved, lies under plugins/ resolved.
+    func checkContained(_ url: URL) throws {
+        let base = pluginsDir.resolvingSymlinksInPath().path
+        let resolved = url.resolvingSymlinksInPath().standardizedFileURL.path
+        guard resolved.hasPrefix(base + "/") else {
+            throw EunomiaError("refusing \(url.path): it resolves to \(resolved), outside the store's \(base)")
+        }
+    }
+
+    // MARK: Installing
+
+    /// Verifies the package and moves it into place with one rename; on any error the store is
+    /// unchanged (directories this call created are removed again).
     public func install(package: URL) throws -> (InstalledPlugin, InstallOutcome) {
-        let fm = FileManager.default
-        do {
-            try fm.createDirectory(at: stagingDir, withIntermediateDirectories: true)
-            try fm.createDirectory(at: pluginsDir, withIntermediateDirectories: true)
-        } catch {
-            throw EunomiaError("cannot create the plugin store at \(root.path): \(error.localizedDescription)")
+        var created: [URL] = []
+        var done = false
+        defer { if !done { for dir in created.reversed() { rmdir(dir.path) } } }
+        for dir in [root, stagingDir, pluginsDir] {
+            if mkdir(dir.path, 0o755) == 0 {
+                created.append(dir)
+            } else if errno != EEXIST {
+                throw EunomiaError("cannot create the plugin store at \(dir.path): \(String(cString: strerror(errno)))")
+            }
         }
-        let staging = stagingDir.appendingPathComponent("install-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        defer { try? fm.removeItem(at: staging) }
-        let verified = try PackageArchive.extractAndVerify(package, into: staging)
+        cleanStaging()
+        let staging = try StagingDirectory(parent: stagingDir)
+        defer { staging.remove() }
+        let verified = try PackageArchive.extractAndVerify(package, into: staging.contents)
         let buildID = String(verified.digest.prefix(12))
-        let nameDir = pluginsDir.appendingPathComponent(verified.manifest.name, isDirectory: true)
-        let dest = nameDir.appendingPathComponent("\(verified.manifest.version)-\(buildID)", isDirectory: true)
-        let plugin = InstalledPlugin(manifest: verified.manifest, schema: verified.schema, directory: dest, buildID: buildID)
-        if fm.fileExists(atPath: dest.path) { return (plugin, .alreadyInstalled) }
-        try fm.createDirectory(at: nameDir, withIntermediateDirectories: true)
-        guard rename(staging.path, dest.path) == 0 else {
-            throw EunomiaError("cannot move the package into \(dest.path): \(String(cString: strerror(errno)))")
+        let dest = try buildDirectory(name: verified.manifest.name, version: verified.manifest.version, buildID: buildID)
+        let plugin = InstalledPlugin(manifest: verified.manifest, schema: verified.schema, directory: dest, buildID: buildID,
+                                     semver: Validate.semver(verified.manifest.version)!)
+        let nameDir = dest.deletingLastPathComponent()
+        if mkdir(nameDir.path, 0o755) == 0 {
+            created.append(nameDir)
+        } else if errno != EEXIST {
+            throw EunomiaError("cannot create \(nameDir.path): \(String(cString: strerror(errno)))")
         }
+        try checkContained(nameDir.appendingPathComponent("x"))
+        if rename(staging.contents.path, dest.path) != 0 {
+            let err = errno
+            // Another install of the same build won the race: its content is this content.
+            guard (err == EEXIST || err == ENOTEMPTY), isDirectory(dest) else {
+                throw EunomiaError("cannot move the package into \(dest.path): \(String(cString: strerror(err)))")
+            }
+            done = true
+            return (plugin, .alreadyInstalled)
+        }
+        done = true
         return (plugin, .installed)
     }
 
-    /// Every installed build, by name then version.
-    public func list() throws -> [InstalledPlugin] {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: pluginsDir.path) else { return [] }
-        var result: [InstalledPlugin] = []
-        for name in names.sorted() {
-            let nameDir = pluginsDir.appendingPathComponent(name, isDirectory: true)
-            for build in (try? fm.contentsOfDirectory(atPath: nameDir.path)) ?? [] {
-                let dir = nameDir.appendingPathComponent(build, isDirectory: true)
-                result.append(try load(dir))
+    /// Removes staging directories left by installs that died (kill -9, power loss): one is
+    /// stale when no process holds its lock.
+    public func cleanStaging() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: stagingDir.path) else { return }
+        for name in names {
+            let dir = stagingDir.appendingPathComponent(name)
+            if name.hasPrefix("install-") {
+                StagingDirectory.removeIfAbandoned(dir)
+            } else if name.hasPrefix("new-"), let age = try? dir.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate,
+                      Date().timeIntervalSince(age) > 60 {
+                // Left by a process that died between mkdir and rename.
+                StagingDirectory.removeIfAbandoned(dir)
             }
         }
-        return result.sorted { ($0.name, $0.semver) < ($1.name, $1.semver) }
     }
 
-    func load(_ dir: URL) throws -> InstalledPlugin {
+    // MARK: Reading
+
+    /// Every installed build that can be read, and every entry that cannot.
+    public func scan() -> (plugins: [InstalledPlugin], damaged: [DamagedEntry]) {
+        var plugins: [InstalledPlugin] = []
+        var damaged: [DamagedEntry] = []
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: pluginsDir.path) else { return ([], []) }
+        for name in names.sorted() {
+            let nameDir = pluginsDir.appendingPathComponent(name, isDirectory: true)
+            guard Validate.isPluginName(name), isDirectory(nameDir) else {
+                damaged.append(DamagedEntry(path: "plugins/\(name)", reason: "not a plugin directory", name: nil, version: nil))
+                continue
+            }
+            for build in ((try? FileManager.default.contentsOfDirectory(atPath: nameDir.path)) ?? []).sorted() {
+                switch load(name: name, build: build) {
+                case .success(let p): plugins.append(p)
+                case .failure(let d): damaged.append(d)
+                }
+            }
+        }
+        return (plugins.sorted { ($0.name, $0.semver) < ($1.name, $1.semver) }, damaged)
+    }
+
+    /// Every installed build that can be read, by name then version.
+    public func list() throws -> [InstalledPlugin] { scan().plugins }
+
+    public func damaged() -> [DamagedEntry] { scan().damaged }
+
+    /// One build directory, checked: its name, its manifest (whose digest is the build id) and
+    /// its schema. The files' hashes are checked again before anything is loaded (verifyFiles).
+    func load(name: String, build: String) -> Result<InstalledPlugin, DamagedEntry> {
+        let relative = "plugins/\(name)/\(build)"
+        let dash = build.lastIndex(of: "-")
+        let version = dash.map { String(build[..<$0]) } ?? ""
+        let buildID = dash.map { String(build[build.index(after: $0)...]) } ?? ""
+        let semver = Validate.semver(version)
+        func damaged(_ reason: String) -> Result<InstalledPlugin, DamagedEntry> {
+            .failure(DamagedEntry(path: relative, reason: EunomiaError(reason).message, name: name, version: semver))
+        }
+        guard let semver, Validate.isBuildID(buildID) else { return damaged("not a build directory (VERSION-BUILD)") }
+        let dir = pluginsDir.appendingPathComponent(name, isDirectory: true).appendingPathComponent(build, isDirectory: true)
+        guard isDirectory(dir) else { return damaged("not a directory") }
         do {
-            let manifest = try PackageManifest.decode(Data(contentsOf: dir.appendingPathComponent(PackageManifest.fileName)))
-            let schema = try PluginSchema.decode(Data(contentsOf: dir.appendingPathComponent(manifest.schema)), source: manifest.schema)
-            let buildID = String(dir.lastPathComponent.split(separator: "-").last ?? "")
-            return InstalledPlugin(manifest: manifest, schema: schema, directory: dir, buildID: buildID)
+            let manifestData = try readStoreFile(dir, PackageManifest.fileName, max: PackageManifest.maxSize)
+            guard PackageArchive.hex(SHA256.hash(data: manifestData)).hasPrefix(buildID) else {
+                return damaged("manifest.json does not hash to the build id \(buildID) (changed since install)")
+            }
+            let manifest = try PackageManifest.decode(manifestData)
+            guard manifest.name == name, manifest.version == version else {
+                return damaged("manifest.json says \(manifest.name)@\(manifest.version)")
+            }
+            let schema = try PluginSchema.decode(readStoreFile(dir, manifest.schema, max: PluginSchema.maxSize), source: manifest.schema)
+            guard schema.name == manifest.name, schema.version == manifest.version, schema.abi == manifest.abi else {
+                return damaged("\(manifest.schema) does not agree with manifest.json")
+            }
+            return .success(InstalledPlugin(manifest: manifest, schema: schema, directory: dir, buildID: buildID, semver: semver))
+        } catch let e as EunomiaError {
+            return damaged(e.message)
         } catch {
-            throw EunomiaError("store entry \(dir.path) is damaged: \(error); remove it and install the package again")
+            return damaged("\(error)")
+        }
+    }
+
+    private func readStoreFile(_ dir: URL, _ file: String, max: Int) throws -> Data {
+        do {
+            return try SafeFile.read(dir.appendingPathComponent(file).path, maxBytes: max)
+        } catch let e as EunomiaError {
+            throw EunomiaError("\(file): \(e.message)")
         }
     }
 
     /// NAME picks the highest installed version; NAME@VERSION that version (newest install if several builds).
     public func resolve(_ reference: String) throws -> InstalledPlugin {
         let (name, version) = try Store.parse(reference)
-        let all = try list().filter { $0.name == name }
+        let contents = scan()
+        let all = contents.plugins.filter { $0.name == name }
+        let candidates = all.filter { version == nil || $0.semver == version }
+        if let newest = candidates.max(by: { ($0.semver, modified($0.directory)) < ($1.semver, modified($1.directory)) }) {
+            return newest
+        }
+        let broken = contents.damaged.filter { $0.name == name && (version == nil || $0.version == version) }
+        if let d = broken.first {
+            throw EunomiaError("\(reference) is damaged in \(root.path) (\(d.path): \(d.reason)); remove it with: eunomia plugin remove \(reference), then install the package again")
+        }
         guard !all.isEmpty else {
             throw EunomiaError("plugin '\(name)' is not installed in \(root.path) (install it with: eunomia plugin install FILE.pkg)")
         }
-        if let version {
-            let builds = all.filter { $0.semver == version }
-            guard let newest = builds.max(by: { modified($0.directory) < modified($1.directory) }) else {
-                throw EunomiaError("\(name)@\(version) is not installed (installed: \(all.map(\.version).joined(separator: ", ")))")
-            }
-            return newest
-        }
-        let top = all.map(\.semver).max()!
-        return all.filter { $0.semver == top }.max { modified($0.directory) < modified($1.directory) }!
+        throw EunomiaError("\(reference) is not installed (installed: \(all.map(\.version).joined(separator: ", ")))")
     }
 
-    /// Removes one version (NAME@VERSION) or every version (NAME). Running hosts keep their mapped copy.
+    /// Removes one version (NAME@VERSION) or every version (NAME), damaged builds included.
+    /// Running hosts keep their mapped copy.
     @discardableResult
-    public func remove(_ reference: String) throws -> [InstalledPlugin] {
+    public func remove(_ reference: String) throws -> [String] {
         let (name, version) = try Store.parse(reference)
-        let matches = try list().filter { $0.name == name && (version == nil || $0.semver == version) }
-        guard !matches.isEmpty else { throw EunomiaError("\(reference) is not installed in \(root.path)") }
-        for p in matches { try FileManager.default.removeItem(at: p.directory) }
-        let nameDir = pluginsDir.appendingPathComponent(name)
-        if (try? FileManager.default.contentsOfDirectory(atPath: nameDir.path))?.isEmpty == true {
-            try? FileManager.default.removeItem(at: nameDir)
+        let contents = scan()
+        var dirs: [(URL, String)] = contents.plugins.filter { $0.name == name && (version == nil || $0.semver == version) }
+            .map { ($0.directory, "\($0.reference) (build \($0.buildID))") }
+        for d in contents.damaged where d.name == name && d.version != nil && (version == nil || d.version == version) {
+            dirs.append((root.appendingPathComponent(d.path), "damaged \(d.path)"))
         }
-        return matches
+        guard !dirs.isEmpty else { throw EunomiaError("\(reference) is not installed in \(root.path)") }
+        for (dir, _) in dirs {
+            try checkContained(dir)
+            do { try FileManager.default.removeItem(at: dir) } catch {
+                throw EunomiaError("cannot remove \(dir.path): \((error as NSError).localizedDescription)")
+            }
+        }
+        let nameDir = pluginsDir.appendingPathComponent(name)
+        if (try? FileManager.default.contentsOfDirectory(atPath: nameDir.path))?.isEmpty == true { rmdir(nameDir.path) }
+        return dirs.map(\.1)
     }
 
+    /// NAME or NAME@VERSION, each checked against its grammar.
     static func parse(_ reference: String) throws -> (String, Version?) {
-        let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
-        guard let name = parts.first, !name.isEmpty else { throw EunomiaError("'\(reference)' is not NAME or NAME@VERSION") }
+        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, Validate.isPluginName(name) else {
+            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
+        }
         if parts.count == 2 {
-            guard let v = Version(parts[1]) else { throw EunomiaError("'\(parts[1])' in '\(reference)' is not a version like 1.2.3") }
+            guard let v = Validate.semver(parts[1]) else {
+                throw EunomiaError("\(parts[1].quotedForError) in \(reference.quotedForError) is not a semantic version like 1.2.3")
+            }
             return (name, v)
         }
         return (name, nil)
     }
 
+    private func isDirectory(_ url: URL) -> Bool {
+        var st = stat()
+        return lstat(url.path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    }
+
     private func modified(_ url: URL) -> Date {
         ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
+    }
+}
+
+/// staging/install-PID-RANDOM: a directory held by an flock while its install runs, so the
+/// next install can tell an abandoned one (its process died) from one in progress.
+struct StagingDirectory {
+    let path: URL
+    /// Where the package is extracted; renamed into the store when it verified.
+    var contents: URL { path.appendingPathComponent("build", isDirectory: true) }
+    private let lockFD: Int32
+
+    init(parent: URL) throws {
+        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Created as new-*, locked, then renamed: an install-* directory is locked from the
+        // moment it has that name, so cleanup never takes one that is being set up.
+        let fresh = parent.appendingPathComponent("new-\(unique)", isDirectory: true)
+        path = parent.appendingPathComponent("install-\(unique)", isDirectory: true)
+        guard mkdir(fresh.path, 0o700) == 0 else {
+            throw EunomiaError("cannot create \(fresh.path): \(String(cString: strerror(errno)))")
+        }
+        lockFD = open(fresh.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0, rename(fresh.path, path.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if lockFD >= 0 { close(lockFD) }
+            rmdir(fresh.path)
+            throw EunomiaError("cannot set up \(path.path): \(reason)")
+        }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: path)
+        close(lockFD)
+    }
+
+    static func removeIfAbandoned(_ dir: URL) {
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        // Taking the lock means its owner is gone (locks die with their process).
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return }
+        try? FileManager.default.removeItem(at: dir)
     }
 }
