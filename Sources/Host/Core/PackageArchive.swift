@@ -220,6 +220,8 @@ public enum PackageArchive {
         return (hex(SHA256.hash(data: data)), Int64(data.count))
     }
 
+    static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
+
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         digest.map { String(format: "%02x", $0) }.joined()
     }
