@@ -369,17 +369,16 @@ public struct FieldSpec: Codable, Equatable {
     /// Widest table column a schema may ask for.
     static let maxWidth = 256
 
-    /// The integer keys of a `values` or `templates` table. Keys are canonical decimals
-    /// ("1", "-5"; not "01" or "+1") and unique as numbers, so no two names claim one value.
+    /// The integer keys of a `values` or `templates` table. Keys must be canonical decimals
+    /// ("1", "-5"; not "01", "+1" or "-0"): distinct strings are then distinct numbers, so
+    /// no two names claim one value and the formatter's tables cannot collide.
     static func integerKeys<V>(_ table: [String: V], table name: String, fail: (String) -> EunomiaError) throws -> [Int64: V] {
         guard table.count <= 4096 else { throw fail("\(name) has \(table.count) entries, at most 4096") }
         var result: [Int64: V] = [:]
-        var spelled: [Int64: String] = [:]
         for (key, value) in table.sorted(by: { $0.key < $1.key }) {
             guard let n = Int64(key), String(n) == key else {
                 throw fail("\(name) key \(key.quotedForError) is not an integer written in plain decimal")
             }
-            if let other = spelled.updateValue(key, forKey: n) { throw fail("\(name) keys '\(other)' and '\(key)' are the same number") }
             result[n] = value
         }
         return result
