@@ -315,11 +315,11 @@ final class HardeningTests: XCTestCase {
             var all: [TestSupport.ProcessResult] = []
         }
         let results = Results()
-        let store = storeURL
+        let storePath = storeURL
         for _ in 0..<8 {
             group.enter()
             DispatchQueue.global().async {
-                let r = try? TestSupport.eunomia(["plugin", "install", pkg.path], store: store)
+                let r = try? TestSupport.eunomia(["plugin", "install", pkg.path], store: storePath)
                 results.lock.lock(); if let r { results.all.append(r) }; results.lock.unlock()
                 group.leave()
             }
