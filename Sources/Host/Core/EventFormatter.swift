@@ -387,6 +387,9 @@ public final class EventFormatter: RecordSink {
             if let sel = t.selector, case .integer(let o, let type, _) = plans[sel] {
                 segments = t.byValue[Int64(bitPattern: loadInteger(o, type, bytes))] ?? t.fallback
             }
+            // A template is display text: composed as the table shows it (literals and fields
+            // sanitised by TableText), then escaped for JSON or CSV. JSON therefore gets the
+            // table's '?' for controls in a template; the fields themselves keep exact values.
             if style == .table {
                 writeSegments(segments, plans, bytes, to: out)
             } else {
