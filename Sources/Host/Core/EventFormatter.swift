@@ -37,7 +37,30 @@ enum FieldPlan {
         case scaled(divisor: UInt64, decimals: Int)
     }
 
+    /// A value or bit name from the schema, ready for each format: JSON's escaped once here
+    /// (the per-event path copies it), CSV's neutralised with its quotes doubled (the cell's
+    /// own quotes come from the table it belongs to), the table's sanitised as it is written.
+    struct Name {
+        let raw: [UInt8]
+        let json: [UInt8]
+        let csv: [UInt8]
+        /// CSV: the cell needs quotes (a comma or quote).
+        let csvQuoted: Bool
+
+        init(_ text: String) {
+            raw = Array(text.utf8)
+            json = JSONText.escaped(text)
+            let cell = OutputBuffer(capacity: max(16, raw.count * 3 + 2)) { _ in true }
+            CSVText.append(raw, to: cell)
+            var bytes = cell.contents
+            csvQuoted = bytes.first == UInt8(ascii: "\"")
+            if csvQuoted { bytes = Array(bytes.dropFirst().dropLast()) }
+            csv = bytes
+        }
+    }
+
     struct Template {
+        /// Literal text is schema text: written through TableText like the fields around it.
         enum Segment { case literal([UInt8]), field(Int) }
         let fallback: [Segment]
         let selector: Int?
@@ -61,6 +84,7 @@ public final class EventFormatter: RecordSink {
         let maximumSize: Int
         let plans: UnsafeMutableBufferPointer<FieldPlan>
         let columns: UnsafeMutableBufferPointer<Column>
+        /// Column headers, as the schema gives them (sanitised when printed).
         let headers: [String]
         /// `"name":` of every field, back to back; keyRanges[i] locates field i's.
         let keyBytes: UnsafeMutableBufferPointer<UInt8>
@@ -107,8 +131,8 @@ public final class EventFormatter: RecordSink {
     /// The lowest record id's layout, checked first (most plugins have one); then the rest.
     private let primary: Layout?
     private let others: [UInt32: Layout]
-    private var valueNames: [[Int64: [UInt8]]] = []
-    private var bitNames: [[(UInt64, [UInt8])]] = []
+    private var valueNames: [ValueNames] = []
+    private var bitNames: [BitNames] = []
     private var templates: [FieldPlan.Template] = []
     let units: [[UInt8]]
     let clock = WallClock()
@@ -123,12 +147,23 @@ public final class EventFormatter: RecordSink {
     /// Turns stack addresses into names; created only for schemas with stacks.
     let symbolizer: StackSymbolizer?
 
+    struct ValueNames {
+        let names: [Int64: FieldPlan.Name]
+    }
+
+    struct BitNames {
+        /// By bit value, ascending.
+        let names: [(UInt64, FieldPlan.Name)]
+        /// CSV: some name needs quotes, so the whole cell is quoted.
+        let csvQuoted: Bool
+    }
+
     public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer) {
         self.format = format
         self.output = output
         var layouts: [Layout] = []
-        var valueNames: [[Int64: [UInt8]]] = []
-        var bitNames: [[(UInt64, [UInt8])]] = []
+        var valueNames: [ValueNames] = []
+        var bitNames: [BitNames] = []
         var templates: [FieldPlan.Template] = []
         var units: [[UInt8]] = []
         for record in schema.records.sorted(by: { $0.id < $1.id }) {
@@ -140,7 +175,7 @@ public final class EventFormatter: RecordSink {
                 let f = record.fields[i]
                 // The last column is not padded, unless it is right-aligned (numbers line up under the header).
                 let last = n == visible.count - 1 && f.align != .right
-                return Column(field: i, width: last ? 0 : max(f.width ?? 0, f.header.utf8.count), right: f.align == .right)
+                return Column(field: i, width: last ? 0 : max(f.width ?? 0, TableText.width(f.header)), right: f.align == .right)
             }
             let plans = record.fields.map { f -> FieldPlan in
                 switch f.type {
@@ -175,10 +210,11 @@ public final class EventFormatter: RecordSink {
                     }
                     let render: FieldPlan.IntegerRender
                     if let values = f.values {
-                        valueNames.append(Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, Array($0.value.utf8)) }))
+                        valueNames.append(ValueNames(names: Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, FieldPlan.Name($0.value)) })))
                         render = .values(valueNames.count - 1)
                     } else if let bits = f.bits {
-                        bitNames.append(bits.map { ($0.value, Array($0.key.utf8)) }.sorted { $0.0 < $1.0 })
+                        let names = bits.map { ($0.value, FieldPlan.Name($0.key)) }.sorted { $0.0 < $1.0 }
+                        bitNames.append(BitNames(names: names, csvQuoted: names.contains { $0.1.csvQuoted }))
                         render = .bits(bitNames.count - 1)
                     } else if let scale = f.scale {
                         render = .scaled(divisor: scale, decimals: f.decimals ?? 0)
@@ -218,17 +254,11 @@ public final class EventFormatter: RecordSink {
         guard let first, format != .folded else { return }
         switch format {
         case .table:
-            for (i, c) in first.columns.enumerated() {
-                if i > 0 { output.append(UInt8(ascii: " ")) }
-                let start = output.count
-                output.append(first.headers[i])
-                align(from: start, c)
-            }
-            output.append(UInt8(ascii: "\n"))
+            writeColumnHeaders(first)
         case .csv:
             for (i, f) in first.record.fields.enumerated() {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
-                output.append(f.name)
+                CSVText.append(f.name, to: output)
             }
             output.append(UInt8(ascii: "\n"))
         case .json, .folded:
@@ -277,9 +307,9 @@ public final class EventFormatter: RecordSink {
     func writeTableRow(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
         for (i, c) in layout.columns.enumerated() {
             if i > 0 { output.append(UInt8(ascii: " ")) }
-            let start = output.count
+            let start = output.count, wide = output.wideBytes
             write(layout.plans[c.field], layout.plans, bytes, .table, to: output)
-            align(from: start, c)
+            align(from: start, wide: wide, c)
         }
         output.append(UInt8(ascii: "\n"))
     }
@@ -299,9 +329,23 @@ public final class EventFormatter: RecordSink {
         output.append(UInt8(ascii: "}"))
     }
 
-    @inline(__always) func align(from start: Int, _ c: Column) {
+    /// Pads the cell written since `start` to its column; `wide` is output.wideBytes at `start`,
+    /// so multi-byte characters count as one column each.
+    @inline(__always) func align(from start: Int, wide: Int, _ c: Column) {
         guard c.width > 0 else { return }
-        if c.right { output.alignRight(from: start, width: c.width) } else { output.padLeftAligned(from: start, width: c.width) }
+        let w = output.wideBytes - wide
+        if c.right { output.alignRight(from: start, width: c.width, wide: w) } else { output.padLeftAligned(from: start, width: c.width, wide: w) }
+    }
+
+    /// The header line of a table (events at the start, report rows with each report).
+    func writeColumnHeaders(_ layout: Layout) {
+        for (i, c) in layout.columns.enumerated() {
+            if i > 0 { output.append(UInt8(ascii: " ")) }
+            let start = output.count, wide = output.wideBytes
+            TableText.append(layout.headers[i], to: output)
+            align(from: start, wide: wide, c)
+        }
+        output.append(UInt8(ascii: "\n"))
     }
 
     enum Style { case table, json, csv }
@@ -343,6 +387,9 @@ public final class EventFormatter: RecordSink {
             if let sel = t.selector, case .integer(let o, let type, _) = plans[sel] {
                 segments = t.byValue[Int64(bitPattern: loadInteger(o, type, bytes))] ?? t.fallback
             }
+            // A template is display text: composed as the table shows it (literals and fields
+            // sanitised by TableText), then escaped for JSON or CSV. JSON therefore gets the
+            // table's '?' for controls in a template; the fields themselves keep exact values.
             if style == .table {
                 writeSegments(segments, plans, bytes, to: out)
             } else {
@@ -393,17 +440,23 @@ public final class EventFormatter: RecordSink {
     func writeSegments(_ segments: [FieldPlan.Template.Segment], _ plans: UnsafeMutableBufferPointer<FieldPlan>, _ bytes: UnsafeRawBufferPointer, to out: OutputBuffer) {
         for s in segments {
             switch s {
-            case .literal(let text): out.append(text)
+            case .literal(let text): TableText.append(text, to: out)
             case .field(let i):
                 // A nested template or argv would reuse the scratch buffer; schemas cannot nest
-                // templates, and argv inside a template is written as plain text.
+                // templates, and argv inside a template is written straight out, its
+                // arguments (split at the NULs, which no UTF-8 sequence holds) joined by spaces.
                 if case .string(let offset, let size, true) = plans[i] {
                     let available = max(0, min(size, bytes.count - offset))
                     var end = offset + available
                     while end > offset && bytes[end - 1] == 0 { end -= 1 }
-                    let start = out.count
-                    for b in bytes[offset..<end] { out.append(b == 0 ? 0x20 : b) }
-                    TableText.sanitize(out, from: start)
+                    var at = offset
+                    while at < end {
+                        var stop = at
+                        while stop < end && bytes[stop] != 0 { stop += 1 }
+                        TableText.append(UnsafeRawBufferPointer(rebasing: bytes[at..<stop]), to: out)
+                        if stop < end { out.append(UInt8(ascii: " ")) }
+                        at = stop + 1
+                    }
                 } else {
                     write(plans[i], plans, bytes, .table, to: out)
                 }
@@ -453,22 +506,22 @@ public final class EventFormatter: RecordSink {
                 out.appendDecimal(value)
             }
         case .values(let index):
-            if let name = valueNames[index][Int64(bitPattern: raw)] {
-                quoted(style, out) { out.append(name) }
+            if let name = valueNames[index].names[Int64(bitPattern: raw)] {
+                quoted(style, out, csv: name.csvQuoted) { appendName(name, style, to: out) }
             } else if signed {
                 out.appendDecimal(Int64(bitPattern: raw))
             } else {
                 out.appendDecimal(raw)
             }
         case .bits(let index):
-            let names = bitNames[index]
-            quoted(style, out) {
+            let table = bitNames[index]
+            quoted(style, out, csv: table.csvQuoted) {
                 guard raw != 0 else { out.append(StaticString("0x0")); return }
                 var rest = raw
                 var first = true
-                for (bit, name) in names where bit != 0 && rest & bit == bit {
+                for (bit, name) in table.names where bit != 0 && rest & bit == bit {
                     if !first { out.append(UInt8(ascii: "|")) }
-                    out.append(name)
+                    appendName(name, style, to: out)
                     rest &= ~bit
                     first = false
                 }
@@ -495,10 +548,21 @@ public final class EventFormatter: RecordSink {
         }
     }
 
-    @inline(__always) func quoted(_ style: Style, _ out: OutputBuffer, _ body: () -> Void) {
-        if style == .json { out.append(UInt8(ascii: "\"")) }
+    /// Wraps a value in quotes: always in JSON, in CSV when `csv` says the cell needs them.
+    @inline(__always) func quoted(_ style: Style, _ out: OutputBuffer, csv: Bool = false, _ body: () -> Void) {
+        let q = style == .json || (csv && style == .csv)
+        if q { out.append(UInt8(ascii: "\"")) }
         body()
-        if style == .json { out.append(UInt8(ascii: "\"")) }
+        if q { out.append(UInt8(ascii: "\"")) }
+    }
+
+    /// A schema name inside its value: escaped for JSON, neutralised for CSV, sanitised for tables.
+    @inline(__always) func appendName(_ name: FieldPlan.Name, _ style: Style, to out: OutputBuffer) {
+        switch style {
+        case .json: out.append(name.json)
+        case .csv: out.append(name.csv)
+        case .table: TableText.append(name.raw, to: out)
+        }
     }
 
     @inline(__always) func loadInteger(_ offset: Int, _ type: FieldType, _ bytes: UnsafeRawBufferPointer) -> UInt64 {

@@ -7,6 +7,9 @@ public final class OutputBuffer {
     private(set) var storage: UnsafeMutablePointer<UInt8>
     private(set) var capacity: Int
     public private(set) var count = 0
+    /// UTF-8 continuation bytes TableText has written: bytes that take no column of their own.
+    /// Table columns subtract the ones written into a cell from its width (see align).
+    var wideBytes = 0
     /// Set once a write fails (closed pipe): the consumer is gone.
     public private(set) var failed = false
     private let writer: Writer
@@ -88,6 +91,14 @@ public final class OutputBuffer {
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Inserts one byte at `index`, moving what follows (a CSV cell found to need quotes).
+    func insert(_ byte: UInt8, at index: Int) {
+        reserve(1)
+        (storage + index + 1).update(from: storage + index, count: count - index)
+        storage[index] = byte
+        count += 1
+    }
+
     func appendSpaces(_ n: Int) {
         guard n > 0 else { return }
         reserve(n)
@@ -149,10 +160,11 @@ public final class OutputBuffer {
         count += digits
     }
 
-    /// Right-aligns what was written since `start` in a field of `width` bytes.
-    func alignRight(from start: Int, width: Int) {
+    /// Right-aligns what was written since `start` in a field of `width` columns; `wide` of its
+    /// bytes take no column (UTF-8 continuation bytes).
+    func alignRight(from start: Int, width: Int, wide: Int = 0) {
         let len = count - start
-        let pad = width - len
+        let pad = width - (len - wide)
         guard pad > 0 else { return }
         reserve(pad)
         (storage + start + pad).update(from: storage + start, count: len)
@@ -160,9 +172,10 @@ public final class OutputBuffer {
         count += pad
     }
 
-    /// Pads what was written since `start` with spaces up to `width` bytes.
-    func padLeftAligned(from start: Int, width: Int) {
-        appendSpaces(width - (count - start))
+    /// Pads what was written since `start` with spaces up to `width` columns; `wide` of its
+    /// bytes take no column (UTF-8 continuation bytes).
+    func padLeftAligned(from start: Int, width: Int, wide: Int = 0) {
+        appendSpaces(width - (count - start - wide))
     }
 
     /// Forgets the contents (for scratch buffers that never flush).

@@ -51,8 +51,9 @@ enum Log2Histogram {
         let stars = narrow ? 40 : 20
         out.appendSpaces(narrow ? 5 : 15)
         var start = out.count
-        out.append(unit)
-        out.padLeftAligned(from: start, width: narrow ? 19 : 29)
+        let wide = out.wideBytes
+        TableText.append(unit, to: out)
+        out.padLeftAligned(from: start, width: narrow ? 19 : 29, wide: out.wideBytes - wide)
         out.append(StaticString(" : count    distribution\n"))
         for i in 0...last {
             let (low, high) = bounds(i)
@@ -155,16 +156,6 @@ extension EventFormatter {
         }
     }
 
-    private func writeColumnHeaders(_ layout: Layout) {
-        for (i, c) in layout.columns.enumerated() {
-            if i > 0 { output.append(UInt8(ascii: " ")) }
-            let start = output.count
-            output.append(layout.headers[i])
-            align(from: start, c)
-        }
-        output.append(UInt8(ascii: "\n"))
-    }
-
     private func histogramField(_ layout: Layout) -> (index: Int, counts: (UnsafeRawBufferPointer) -> [UInt64], unit: [UInt8])? {
         for (i, plan) in layout.plans.enumerated() {
             if case .histogram(let offset, let slots, let wide, let unit) = plan {
@@ -180,7 +171,7 @@ extension EventFormatter {
         if !layout.columns.isEmpty {
             for (n, c) in layout.columns.enumerated() {
                 if n > 0 { output.append(UInt8(ascii: " ")) }
-                output.append(layout.record.fields[c.field].name)
+                TableText.append(layout.record.fields[c.field].name, to: output)
                 output.append(StaticString(" = "))
                 write(layout.plans[c.field], layout.plans, bytes, .table, to: output)
             }
@@ -195,7 +186,7 @@ extension EventFormatter {
         if !layout.csvHeaderDone {
             layout.csvHeaderDone = true
             output.append(StaticString("time"))
-            for i in keys { output.append(UInt8(ascii: ",")); output.append(layout.record.fields[i].name) }
+            for i in keys { output.append(UInt8(ascii: ",")); CSVText.append(layout.record.fields[i].name, to: output) }
             if hist != nil { output.append(StaticString(",unit,low,high,count")) }
             output.append(UInt8(ascii: "\n"))
         }
@@ -218,7 +209,7 @@ extension EventFormatter {
                 for slot in 0...last {
                     prefix()
                     output.append(UInt8(ascii: ","))
-                    CSVText.append(hist.unit.withUnsafeBytes { $0 }, to: output)
+                    CSVText.append(hist.unit, to: output)
                     let (low, high) = Log2Histogram.bounds(slot)
                     output.append(UInt8(ascii: ",")); output.appendDecimal(low)
                     output.append(UInt8(ascii: ",")); output.appendDecimal(high)
@@ -248,8 +239,11 @@ extension EventFormatter {
             forEachFrame(plans[i], plans, bytes, flags: StackSymbolizer.bare) { frames.append(Array($0)) }
             for frame in frames.reversed() {
                 if !line.isEmpty { line.append(UInt8(ascii: ";")) }
+                // Symbol names come from the traced process's files: sanitised like table text.
                 // ';' and ' ' separate frames and the count in the folded format.
-                line += frame.map { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ") ? UInt8(ascii: "_") : $0 }
+                scratch.reset()
+                TableText.append(frame, to: scratch)
+                line += scratch.contents.map { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ") ? UInt8(ascii: "_") : $0 }
             }
         }
         var count: UInt64 = 1
