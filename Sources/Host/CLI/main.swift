@@ -161,7 +161,7 @@ struct Plugin: ParsableCommand {
                     printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "DESCRIPTION"], rows: rows)
                 }
                 // One line each; the other plugins keep working.
-                for d in damaged { print("damaged \(d.path): \(d.reason)") }
+                for d in damaged { print(TerminalText.sanitized("damaged \(d.path): \(d.reason)")) }
             }
         }
     }
@@ -176,7 +176,7 @@ struct Plugin: ParsableCommand {
             try reportingErrors {
                 let p = try store.resolve(plugin)
                 print("\(p.name) \(p.version)  (build \(p.buildID), ABI \(p.manifest.abi))")
-                print("  \(p.schema.description)")
+                print("  \(TerminalText.sanitized(p.schema.description))")
                 print("  installed in \(p.directory.path)\n")
                 print("Parameters (--param KEY=VALUE):")
                 printTable(header: ["NAME", "TYPE", "DEFAULT", "DESCRIPTION"], rows: p.schema.parameters.map { param in
@@ -239,8 +239,9 @@ struct Plugin: ParsableCommand {
     }
 }
 
+/// Columns of text from the store and the schema, made safe for a terminal first.
 func printTable(header: [String], rows: [[String]], indent: String = "") {
-    let all = [header] + rows
+    let all = ([header] + rows).map { $0.map(TerminalText.sanitized) }
     let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
     for row in all {
         let cells = row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }

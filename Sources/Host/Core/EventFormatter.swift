@@ -210,7 +210,7 @@ public final class EventFormatter: RecordSink {
                     }
                     let render: FieldPlan.IntegerRender
                     if let values = f.values {
-                        valueNames.append(ValueNames(names: Dictionary(uniqueKeysWithValues: values.map { (Int64($0.key)!, FieldPlan.Name($0.value)) })))
+                        valueNames.append(ValueNames(names: Dictionary(values.compactMap { k, v in Int64(k).map { ($0, FieldPlan.Name(v)) } }, uniquingKeysWith: { a, _ in a })))
                         render = .values(valueNames.count - 1)
                     } else if let bits = f.bits {
                         let names = bits.map { ($0.value, FieldPlan.Name($0.key)) }.sorted { $0.0 < $1.0 }
@@ -239,7 +239,8 @@ public final class EventFormatter: RecordSink {
             layouts.append(layout)
         }
         primary = layouts.first
-        others = Dictionary(uniqueKeysWithValues: layouts.dropFirst().map { ($0.record.id, $0) })
+        // Validation makes ids unique; a hand-built schema keeps the first layout of an id.
+        others = Dictionary(layouts.dropFirst().map { ($0.record.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.valueNames = valueNames
         self.bitNames = bitNames
         self.templates = templates
