@@ -90,12 +90,10 @@ public enum Validate {
         return nil
     }
 
-    /// C0, DEL, C1, U+2028/2029 and the bidi controls.
+    /// C0, DEL, and what the output formats neutralise beyond ASCII (C1, U+2028/2029, bidi
+    /// controls): the same set the table and CSV escapers replace.
     static func isUnsafeForDisplay(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029, 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
-        default: return false
-        }
+        c.value < 0x20 || c.value == 0x7F || (c.value >= 0x80 && TerminalSafety.isNeutralised(c.value))
     }
 
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
