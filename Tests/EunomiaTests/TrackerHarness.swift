@@ -73,9 +73,10 @@ final class TrackerHarness {
     let dir: URL
     let store: URL
 
-    /// Installs build/packages/PLUGIN-*.pkg into a fresh store; skips (or fails in CI) without BPF.
-    init(_ plugin: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        try TestSupport.requireKernel(file: file, line: line)
+    /// Installs build/packages/PLUGIN-*.pkg into a fresh store; skips (or fails in CI) without BPF,
+    /// or without the `tracepoints` the test needs (see TestSupport.requireKernel).
+    init(_ plugin: String, tracepoints: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
+        try TestSupport.requireKernel(tracepoints: tracepoints, file: file, line: line)
         self.plugin = plugin
         dir = try TestSupport.temporaryDirectory(plugin)
         store = dir.appendingPathComponent("store")
@@ -92,7 +93,7 @@ final class TrackerHarness {
                                      environment: ["EUNOMIA_HOME": store.path])
         let attached = tracer.wait(upTo: 30) { tracer.stderr.contains("attached") }
         XCTAssertTrue(attached, "\(plugin) never attached: \(tracer.stderr)", file: file, line: line)
-        if !attached { _ = tracer.interruptAndWait(); throw XCTSkip("not attached") }
+        if !attached { _ = tracer.interruptAndWait(); throw TestSupport.TestFailure("\(plugin) never attached") }
         return tracer
     }
 
