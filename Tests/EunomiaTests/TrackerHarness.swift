@@ -56,10 +56,13 @@ final class LiveProcess: @unchecked Sendable {
         process.waitUntilExit()
         // End of file on both pipes, unless another process inherited them (the test's own
         // children do): then the output is complete once it has been quiet for a while.
-        let end = Date().addingTimeInterval(10)
+        // Quiet counts from the exit at the earliest: output read before it says nothing about
+        // what the process wrote last (a long final report can still sit unread in the pipe).
+        let exited = Date()
+        let end = exited.addingTimeInterval(10)
         while drained.wait(timeout: .now() + .milliseconds(50)) == .timedOut && Date() < end {
             lock.lock()
-            let quiet = Date().timeIntervalSince(lastData) > 0.5
+            let quiet = Date().timeIntervalSince(max(lastData, exited)) > 0.5
             lock.unlock()
             if quiet { break }
         }
