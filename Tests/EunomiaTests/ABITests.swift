@@ -73,16 +73,21 @@ final class ABITests: XCTestCase {
         let params = try ResolvedParameters(schema: schema, assignments: ["count=5", "tag=7"])
         let captured = CapturedOutput()
         let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
+        // Refuses the records with odd seq (1 and 3): the host must tell the plugin, which counts them lost.
+        let sink = RefusingSink(formatter) { bytes in bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self) % 2 == 0 }
         let tracker = try Tracker(library: PluginLibrary(path: build("life").path), configJSON: params.configJSON(),
-                                  bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))
+                                  bpfObject: dir, packageDirectory: dir, sink: sink, logger: Logger(label: "test"))
         try tracker.start()
-        XCTAssertEqual(try tracker.poll(timeoutMs: 0), 5)
+        XCTAssertEqual(try tracker.poll(timeoutMs: 0), 3, "poll reports only the records the sink took")
         try tracker.stop()
-        XCTAssertEqual(tracker.stats(), TrackerStats(emitted: 5, lost: 0))
+        XCTAssertEqual(sink.offered, 5)
+        XCTAssertEqual(tracker.stats(), TrackerStats(emitted: 3, lost: 2))
         tracker.destroy()
-        let lines = captured.lines
-        XCTAssertEqual(lines.count, 5)
-        XCTAssertEqual(lines.first, #"{"seq":0,"tag":7,"text":"v1.0.0"}"#)
+        XCTAssertEqual(captured.lines, [
+            #"{"seq":0,"tag":7,"text":"v1.0.0"}"#,
+            #"{"seq":2,"tag":7,"text":"v1.0.0"}"#,
+            #"{"seq":4,"tag":7,"text":"v1.0.0"}"#,
+        ])
     }
 
     /// ABI 1.1: records of kind row wait for end_report, which stop may call for a final report.
@@ -145,6 +150,25 @@ final class ABITests: XCTestCase {
         XCTAssertFalse(mappedLibraries().contains(v1.path), "v1 still mapped after its last tracker was destroyed")
         XCTAssertFalse(mappedLibraries().contains(v2.path), "v2 still mapped after its last tracker was destroyed")
     }
+}
+
+/// A sink that passes to another only the records `accept` takes, and refuses the rest.
+final class RefusingSink: RecordSink {
+    let inner: RecordSink
+    let accept: (UnsafeRawBufferPointer) -> Bool
+    private(set) var offered = 0
+
+    init(_ inner: RecordSink, accept: @escaping (UnsafeRawBufferPointer) -> Bool) {
+        self.inner = inner
+        self.accept = accept
+    }
+
+    func consume(recordID: UInt32, bytes: UnsafeRawBufferPointer) -> Bool {
+        offered += 1
+        return accept(bytes) && inner.consume(recordID: recordID, bytes: bytes)
+    }
+
+    func endReport(timestampNs: UInt64) { inner.endReport(timestampNs: timestampNs) }
 }
 
 /// procfs files report size 0, so read them to the end rather than by size.

@@ -9,16 +9,19 @@ final class FilesKernelTests: XCTestCase {
         let process = Process()
         let gate = Pipe()
         let path: String
+        /// Small files after the big one: name, bytes written in one write(2), bytes per read(2).
+        let small: [(path: String, size: Int, readSize: Int)]
         var pid: Int { Int(process.processIdentifier) }
 
-        init(_ harness: TrackerHarness) throws {
+        init(_ harness: TrackerHarness, small sizes: [(size: Int, readSize: Int)] = []) throws {
             let binary = harness.dir.appendingPathComponent("files_rw")
             let cc = try TestSupport.run("/usr/bin/cc", ["-O1", "-o", binary.path,
                                                          TestSupport.fixtures.appendingPathComponent("files_rw.c").path])
             XCTAssertEqual(cc.status, 0, cc.stderr)
             path = harness.dir.appendingPathComponent("files-\(UUID().uuidString.prefix(8))").path
+            small = sizes.map { (harness.dir.appendingPathComponent("small-\(UUID().uuidString.prefix(8))").path, $0.size, $0.readSize) }
             process.executableURL = binary
-            process.arguments = [path]
+            process.arguments = [path] + small.map { "\($0.path):\($0.size):\($0.readSize)" }
             process.standardInput = gate
             process.standardOutput = FileHandle.nullDevice
             try process.run()
@@ -66,16 +69,41 @@ final class FilesKernelTests: XCTestCase {
         XCTAssertEqual(pids, [load.pid], "the pid filter let others through")
     }
 
-    func testTableSortedByWrittenBytes() throws {
+    /// The load's files, each ranked differently by bytes written and by reads: a 1 MiB file
+    /// (256 writes, 257 reads) and three small ones written once, read back in small pieces.
+    static let smallFiles = [(size: 3072, readSize: 1024), (size: 2048, readSize: 16), (size: 1024, readSize: 1)]
+
+    /// Runs the load under `sort=KEY` and returns its table rows, split into columns, in the
+    /// order printed, and the row each file must have: the big one, then the small ones.
+    private func sortedRows(_ key: String) throws -> (rows: [[String]], expected: [[String]]) {
         let harness = try TrackerHarness("files")
-        let load = try Load(harness)
-        let tracer = try harness.start(["--pid", String(load.pid), "--param", "interval=0", "--param", "sort=wbytes"], format: "table")
+        let load = try Load(harness, small: Self.smallFiles)
+        let tracer = try harness.start(["--pid", String(load.pid), "--param", "interval=0", "--param", "sort=\(key)"], format: "table")
         load.run()
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
         let lines = tracer.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0 == "TID     COMM             READS  WRITES R_Kb    W_Kb    T FILE" }.count, 1, tracer.stdout)
-        let row = try XCTUnwrap(lines.first { $0.hasSuffix(" " + load.name) }, tracer.stdout)
-        let cols = row.split(separator: " ").map(String.init)
-        XCTAssertEqual(cols, [String(load.pid), "files_rw", "257", "256", "1024", "1024", "R", load.name], row)
+        // Every row of the report: the pid filter leaves only the fixture's files.
+        let rows = lines.drop { !$0.hasPrefix("TID ") }.dropFirst().filter { !$0.isEmpty }.map { $0.split(separator: " ").map(String.init) }
+        let pid = String(load.pid)
+        let big = [pid, "files_rw", "257", "256", "1024", "1024", "R", load.name]
+        let small = load.small.map { file -> [String] in
+            // Reads until one returns 0 at the end of the file.
+            let reads = (file.size + file.readSize - 1) / file.readSize + 1
+            return [pid, "files_rw", "\(reads)", "1", "\(file.size / 1024)", "\(file.size / 1024)", "R", (file.path as NSString).lastPathComponent]
+        }
+        return (rows, [big] + small)
+    }
+
+    func testTableSortedByWrittenBytes() throws {
+        // 1 MiB, 3072, 2048, 1024 bytes written.
+        let (rows, files) = try sortedRows("wbytes")
+        XCTAssertEqual(rows, [files[0], files[1], files[2], files[3]], "sort=wbytes: most bytes written first")
+    }
+
+    func testTableSortedByReads() throws {
+        // 257, 4, 129, 1025 reads.
+        let (rows, files) = try sortedRows("reads")
+        XCTAssertEqual(rows, [files[3], files[0], files[2], files[1]], "sort=reads: most reads first")
     }
 }

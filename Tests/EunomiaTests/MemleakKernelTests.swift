@@ -30,8 +30,9 @@ final class MemleakKernelTests: XCTestCase {
         let rows = try XCTUnwrap(lastReport(tracer.stdout, "user_stacks"), tracer.stdout)
         let leak = try XCTUnwrap(rows.first { ($0["stack"] as? [String])?.contains { $0.hasPrefix("leaky_function+0x") } ?? false },
                                  "no stack through leaky_function: \(rows)")
-        XCTAssertGreaterThanOrEqual(leak["bytes"] as? Int ?? 0, 409_600)
-        XCTAssertGreaterThanOrEqual(leak["allocs"] as? Int ?? 0, 100)
+        // main's loop calls leaky_function(4096) 100 times from one place: one stack, exactly those.
+        XCTAssertEqual(leak["bytes"] as? Int, 100 * 4096, "\(leak)")
+        XCTAssertEqual(leak["allocs"] as? Int, 100, "\(leak)")
         let frames = leak["stack"] as? [String] ?? []
         XCTAssertTrue(frames.contains { $0.hasPrefix("leaky_function+0x") && $0.hasSuffix(" [memleak_leaky]") }, "\(frames)")
         XCTAssertTrue(frames.contains { $0.hasPrefix("main+0x") }, "\(frames)")
@@ -43,8 +44,8 @@ final class MemleakKernelTests: XCTestCase {
         // show_allocs lists the leaked blocks one by one under the stack's rank (1: the largest).
         let listed = try XCTUnwrap(lastReport(tracer.stdout, "allocations"), tracer.stdout)
         let blocks = listed.filter { $0["rank"] as? Int == 1 }
-        XCTAssertEqual(blocks.count, leak["allocs"] as? Int)
-        XCTAssertEqual(blocks.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) }, leak["bytes"] as? Int)
+        XCTAssertEqual(blocks.count, 100)
+        XCTAssertEqual(blocks.compactMap { $0["bytes"] as? Int }, Array(repeating: 4096, count: 100), "each block is 4096 bytes")
         XCTAssertEqual(Set(blocks.compactMap { $0["address"] as? String }).count, blocks.count, "distinct addresses")
         XCTAssertTrue(blocks.allSatisfy { ($0["age_ms"] as? Int ?? 0) >= 500 }, "older than the default 500 ms: \(blocks)")
     }
@@ -65,8 +66,8 @@ final class MemleakKernelTests: XCTestCase {
         let leak = try XCTUnwrap(rows.first { ($0["stack"] as? [String])?.contains { $0.hasPrefix("leaky_function+0x") } ?? false },
                                  "no stack through leaky_function: \(rows)")
         XCTAssertEqual(leak["pid"] as? Int, Int(leaky.process.processIdentifier))
-        XCTAssertGreaterThanOrEqual(leak["bytes"] as? Int ?? 0, 409_600)
-        XCTAssertGreaterThanOrEqual(leak["allocs"] as? Int ?? 0, 100)
+        XCTAssertEqual(leak["bytes"] as? Int, 100 * 4096, "\(leak)")
+        XCTAssertEqual(leak["allocs"] as? Int, 100, "\(leak)")
     }
 
     /// Kernel mode (no pid, no command): pipes a process keeps open hold kernel allocations made

@@ -26,11 +26,38 @@ final class OomkillKernelTests: XCTestCase {
         return ("\(dir)/cgroup.procs", remove)
     }
 
+    /// The BPF program types (BPF_PROG_TYPE_*) of the programs process `pid` holds, from the
+    /// "prog_type:" lines of its file descriptors' fdinfo.
+    func loadedProgramTypes(_ pid: Int32) -> [Int] {
+        let dir = "/proc/\(pid)/fdinfo"
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return fds.compactMap { fd in
+            readProcFile("\(dir)/\(fd)").split(separator: "\n").first { $0.hasPrefix("prog_type:") }
+                .flatMap { Int($0.dropFirst("prog_type:".count).trimmingCharacters(in: .whitespaces)) }
+        }
+    }
+
+    /// What the plugin checks (eunomia_kprobe_available) before it loads its kprobe.
+    var kprobeUsable: Bool {
+        FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type")
+            && readProcFile("/proc/kallsyms").split(separator: "\n").contains { line in
+                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                return parts.count >= 3 && parts[2] == "oom_kill_process"
+            }
+    }
+
     func testOOMKillInMemoryCgroupIsReported() throws {
         let harness = try TrackerHarness("oomkill")
         let cgroup = try makeCgroup(limitBytes: 32 << 20)
         defer { cgroup.remove() }
         let tracer = try harness.start()
+        // The attach path in use, as loaded: the mark_victim tracepoint always, the
+        // oom_kill_process kprobe (the only source of pages) only where kprobes work.
+        let types = loadedProgramTypes(tracer.process.processIdentifier)
+        let (kprobeType, tracepointType) = (2, 5) // BPF_PROG_TYPE_KPROBE, BPF_PROG_TYPE_TRACEPOINT
+        XCTAssertEqual(types.filter { $0 == tracepointType }.count, 1, "program types held by the tracer: \(types)")
+        let viaKprobe = types.contains(kprobeType)
+        XCTAssertEqual(viaKprobe, kprobeUsable, "the kprobe is loaded exactly where kprobes work: program types \(types)")
         // The child joins the cgroup, then becomes `tail /dev/zero`, which buffers an endless line.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -53,10 +80,12 @@ final class OomkillKernelTests: XCTestCase {
         XCTAssertEqual(kill["uid"] as? Int, Int(getuid()))
         let adj = try String(contentsOfFile: "/proc/self/oom_score_adj", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(kill["oom_score_adj"] as? Int, Int(adj), "inherited from the test process")
-        // The OOM context's pages come from the kprobe, where kprobes work; this one is the limit.
+        // The OOM context's pages come from the kprobe: the cgroup's limit (no swap) in pages.
+        // On the tracepoint alone they are 0, and the message leaves them out.
         let pages = kill["pages"] as? Int ?? -1
-        let size = pages == 0 ? "" : "\(pages) pages, "
-        if pages != 0 { XCTAssertEqual(pages, (32 << 20) / Int(getpagesize())) }
+        let limitPages = (32 << 20) / Int(getpagesize())
+        XCTAssertEqual(pages, viaKprobe ? limitPages : 0, viaKprobe ? "kprobe path" : "tracepoint path, no pages")
+        let size = viaKprobe ? "\(limitPages) pages, " : ""
         XCTAssertEqual(kill["message"] as? String,
                        "Triggered by PID \(pid) (\"tail\"), OOM kill of PID \(pid) (\"tail\"), \(size)total-vm \(totalVM) kB, anon-rss \(anon) kB")
     }

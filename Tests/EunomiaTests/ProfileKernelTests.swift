@@ -115,17 +115,33 @@ final class ProfileKernelTests: XCTestCase {
 
     func testKernelOnlyWithIdle() throws {
         let harness = try TrackerHarness("profile")
-        let tracer = try harness.start(["--param", "kernel_only=true", "--param", "include_idle=true"])
-        usleep(1_500_000)
-        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+        // A report every second, each counting from zero: the test stops once it has what it needs.
+        let tracer = try harness.start(["--param", "kernel_only=true", "--param", "include_idle=true", "--interval", "1"])
+        // A user-mode load: without kernel_only its samples carry user stacks (spin_here).
+        let spinner = try startSpinner(in: harness.dir, seconds: 1)
+        XCTAssertTrue(spinner.process.wait(upTo: 30) { spinner.process.stdout.contains("done") }, spinner.process.stderr)
+        // An idle CPU is sampled in its idle task (pid 0, swapper/N). On a machine that others
+        // keep busy a CPU may go idle only now and then: wait for it (or fail below).
+        func rows() -> [[String: Any]] {
+            TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "samples" }.flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+        }
+        _ = tracer.wait(upTo: 30) { rows().contains { $0["pid"] as? Int == 0 } }
+        finish(tracer, spinner)
 
-        let rows = try sampleRows(tracer.stdout)
-        for row in rows {
+        let all = rows()
+        for row in all {
             XCTAssertEqual((row["ustack"] as? [String])?.count, 0, "kernel_only: \(row)")
         }
-        // An idle CPU is sampled in its idle task (pid 0, swapper/N), always in the kernel.
-        let idle = rows.filter { $0["pid"] as? Int == 0 }
-        XCTAssertFalse(idle.isEmpty, "no idle samples: \(rows.prefix(5))")
+        // The spinner was sampled (mostly in user mode), and its rows too have no user stack.
+        let mine = all.filter { $0["pid"] as? Int == spinner.pid && $0["comm"] as? String == "profile_spin" }
+        let spinSamples = mine.compactMap { $0["count"] as? Int }.reduce(0, +)
+        XCTAssertGreaterThan(spinSamples, 10, "the spinner's rows: \(mine)")
+        for row in mine {
+            XCTAssertEqual(row["ustack"] as? [String], [], "kernel_only, the spinner: \(row)")
+        }
+        // The idle task's samples are always in the kernel.
+        let idle = all.filter { $0["pid"] as? Int == 0 }
+        XCTAssertFalse(idle.isEmpty, "no idle samples: \(all.prefix(5))")
         for row in idle {
             XCTAssertTrue((row["comm"] as? String)?.hasPrefix("swapper/") ?? false, "\(row)")
             XCTAssertFalse((row["kstack"] as? [String])?.isEmpty ?? true, "\(row)")

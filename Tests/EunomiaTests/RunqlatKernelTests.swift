@@ -3,12 +3,13 @@ import XCTest
 
 /// runqlat in the real kernel: more spinning threads than CPUs keep the run queues busy.
 final class RunqlatKernelTests: XCTestCase {
-    /// Starts the fixture: `threads` threads spinning for `seconds`; it prints their tids.
-    func startBusy(in dir: URL, threads: Int, seconds: Int) throws -> LiveProcess {
+    /// Starts the fixture: `threads` threads spinning for `seconds`; it prints their tids. With
+    /// `gated`, they spin only once sent SIGUSR1.
+    func startBusy(in dir: URL, threads: Int, seconds: Int, gated: Bool = false) throws -> LiveProcess {
         let exe = dir.appendingPathComponent("runqlat_busy")
         let cc = try TestSupport.run("/usr/bin/cc", ["-O1", "-pthread", TestSupport.fixtures.appendingPathComponent("runqlat_busy.c").path, "-o", exe.path])
         XCTAssertEqual(cc.status, 0, cc.stderr)
-        let busy = try LiveProcess(exe, ["\(threads)", "\(seconds)"], environment: [:])
+        let busy = try LiveProcess(exe, ["\(threads)", "\(seconds)"] + (gated ? ["--wait"] : []), environment: [:])
         XCTAssertTrue(busy.wait(upTo: 5) { busy.stdout.split(separator: "\n").count == threads }, busy.stderr)
         return busy
     }
@@ -18,10 +19,22 @@ final class RunqlatKernelTests: XCTestCase {
 
     func testHistogramTable() throws {
         let harness = try TrackerHarness("runqlat")
-        let tracer = try harness.start([], format: "table")
-        let busy = try startBusy(in: harness.dir, threads: spinners, seconds: 2)
+        // The busy process exists (its threads wait at a gate) before the tracer filters on it.
+        let busy = try startBusy(in: harness.dir, threads: spinners, seconds: 2, gated: true)
+        let pid = Int(busy.process.processIdentifier)
+        let tracer = try harness.start(["--pid", "\(pid)"], format: "table")
+        // A second tracer, system-wide with one histogram per process, says which waits were
+        // the busy process's: both are attached before it starts to run, and it has exited
+        // before either stops, so both see every one of them.
+        let perProcess = try harness.start(["--param", "per_process=true"])
+        kill(busy.process.processIdentifier, SIGUSR1)
         busy.process.waitUntilExit()
+        XCTAssertEqual(busy.process.terminationStatus, 0)
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+        XCTAssertEqual(perProcess.interruptAndWait(), 0, perProcess.stderr)
+        let histograms = TrackerHarness.records(perProcess.stdout).filter { $0["report"] as? String == "process_latency" }
+            .flatMap { $0["histograms"] as? [[String: Any]] ?? [] }
+        let mine = try XCTUnwrap(histograms.first { $0["pid"] as? Int == pid }, "pid \(pid) missing: \(histograms)")
 
         let lines = tracer.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.contains(": count") }, ["     usecs               : count    distribution"], tracer.stdout)
@@ -32,12 +45,18 @@ final class RunqlatKernelTests: XCTestCase {
             return Int(bar.trimmingCharacters(in: .whitespaces))
         }
         XCTAssertEqual(lines.first { $0.contains("->") }?.hasPrefix("         0 -> 1 "), true, tracer.stdout)
-        XCTAssertGreaterThan(counts.reduce(0, +), 0, tracer.stdout)
+        // Only the busy process is counted: each spinner waits at least once (woken at the gate,
+        // then preempted by the others, as there are more of them than CPUs), and the table
+        // holds exactly the waits the per-process tracer gave it.
+        XCTAssertGreaterThanOrEqual(counts.reduce(0, +), spinners, tracer.stdout)
+        XCTAssertEqual(counts.reduce(0, +), histogramSum(mine), "the table against pid \(pid)'s histogram \(mine):\n\(tracer.stdout)")
     }
 
     func testPerProcessJSON() throws {
         let harness = try TrackerHarness("runqlat")
         let tracer = try harness.start(["--param", "per_process=true"])
+        // Before exec the child runs under the comm of the thread that spawned it: this one.
+        let spawnerComm = readProcFile("/proc/thread-self/comm").trimmingCharacters(in: .whitespacesAndNewlines)
         let busy = try startBusy(in: harness.dir, threads: spinners, seconds: 2)
         let pid = Int(busy.process.processIdentifier)
         busy.process.waitUntilExit()
@@ -50,7 +69,8 @@ final class RunqlatKernelTests: XCTestCase {
         // The comm is that of the first thread counted, as in libbpf-tools: the fixture, or the
         // test runner's child before exec.
         let comm = try XCTUnwrap(mine["comm"] as? String)
-        XCTAssertTrue(comm == "runqlat_busy" || ProcessInfo.processInfo.processName.hasPrefix(comm), comm)
+        XCTAssertFalse(spawnerComm.isEmpty)
+        XCTAssertTrue(comm == "runqlat_busy" || comm == spawnerComm, "comm \"\(comm)\", spawner \"\(spawnerComm)\"")
         XCTAssertGreaterThanOrEqual(histogramSum(mine), spinners, "each spinner waits at least once: \(mine)")
         XCTAssertEqual(Set(histograms.compactMap { $0["pid"] as? Int }).count, histograms.count, "one histogram per process")
     }

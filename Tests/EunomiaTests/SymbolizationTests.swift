@@ -80,8 +80,17 @@ final class SymbolizationTests: XCTestCase {
         defer { if shell.isRunning { shell.terminate() }; shell.waitUntilExit() }
         let pid = shell.processIdentifier
         // The shell's own text: an executable mapping of the program /bin/sh runs (dash here).
-        let maps = readProcFile("/proc/\(pid)/maps").split(separator: "\n")
+        // Until the spawned child's exec is done its maps are the runner's, or only a stack.
+        let sh = URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path
+        var maps: [Substring] = []
+        let execDone = Date().addingTimeInterval(10)
+        repeat {
+            maps = readProcFile("/proc/\(pid)/maps").split(separator: "\n")
+            if maps.contains(where: { $0.contains(" r-xp ") && $0.hasSuffix(sh) }) { break }
+            usleep(5_000)
+        } while Date() < execDone
         let exe = try XCTUnwrap(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"))
+        XCTAssertEqual(exe, sh)
         let text = try XCTUnwrap(maps.first { $0.contains(" r-xp ") && $0.hasSuffix(exe) }, "\(maps)")
         let start = try XCTUnwrap(UInt64(text.split(separator: "-")[0], radix: 16))
         let module = "[" + (exe as NSString).lastPathComponent + "]"

@@ -24,8 +24,8 @@ enum TestSupport {
         let found = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?
             .filter { $0.hasPrefix("\(plugin)-") && $0.hasSuffix(".pkg") }.sorted() ?? []
         guard let name = found.last else {
-            XCTFail("no build/packages/\(plugin)-*.pkg: run `make build` (make test does) first")
-            throw XCTSkip("package missing")
+            // A failure, not a skip: only requireKernel skips.
+            throw TestFailure("no build/packages/\(plugin)-*.pkg: run `make build` (make test does) first")
         }
         return dir.appendingPathComponent(name)
     }
@@ -39,11 +39,29 @@ enum TestSupport {
         return url
     }
 
-    /// Skips when BPF cannot run here; with EUNOMIA_REQUIRE_KERNEL=1 (CI) that is a failure instead.
-    static func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Where tracefs lists the kernel's tracepoints, when it is mounted and readable.
+    static var tracefsEvents: String? {
+        ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"].first {
+            FileManager.default.isReadableFile(atPath: $0 + "/syscalls") || FileManager.default.isReadableFile(atPath: $0 + "/sched")
+        }
+    }
+
+    /// The one place a test may skip: when BPF cannot run here, or the kernel lacks what the
+    /// test needs (`tracepoints`, as "category/name", which must exist in tracefs). Every
+    /// reason is checked and reported together, so a missing privilege is never mistaken for a
+    /// missing feature. With EUNOMIA_REQUIRE_KERNEL=1 (CI) a skip is a failure instead.
+    static func requireKernel(tracepoints: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
         var reasons: [String] = []
         if geteuid() != 0 { reasons.append("not running as root") }
         if !FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") { reasons.append("kernel has no BTF") }
+        if !tracepoints.isEmpty {
+            if let events = tracefsEvents {
+                let missing = tracepoints.filter { !FileManager.default.fileExists(atPath: "\(events)/\($0)") }
+                if !missing.isEmpty { reasons.append("this kernel has no tracepoint " + missing.joined(separator: ", ")) }
+            } else {
+                reasons.append("tracefs is not mounted or not readable (needed to look for \(tracepoints.joined(separator: ", ")))")
+            }
+        }
         guard !reasons.isEmpty else { return }
         let why = "real-kernel test cannot run: " + reasons.joined(separator: ", ")
         if ProcessInfo.processInfo.environment["EUNOMIA_REQUIRE_KERNEL"] == "1" {
@@ -52,6 +70,12 @@ enum TestSupport {
             print("SKIPPING: \(why)")
         }
         throw XCTSkip(why)
+    }
+
+    /// A failure that ends a test: thrown where the test cannot go on (never a skip).
+    struct TestFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     struct ProcessResult {

@@ -56,10 +56,13 @@ final class LiveProcess: @unchecked Sendable {
         process.waitUntilExit()
         // End of file on both pipes, unless another process inherited them (the test's own
         // children do): then the output is complete once it has been quiet for a while.
-        let end = Date().addingTimeInterval(10)
+        // Quiet counts from the exit at the earliest: output read before it says nothing about
+        // what the process wrote last (a long final report can still sit unread in the pipe).
+        let exited = Date()
+        let end = exited.addingTimeInterval(10)
         while drained.wait(timeout: .now() + .milliseconds(50)) == .timedOut && Date() < end {
             lock.lock()
-            let quiet = Date().timeIntervalSince(lastData) > 0.5
+            let quiet = Date().timeIntervalSince(max(lastData, exited)) > 0.5
             lock.unlock()
             if quiet { break }
         }
@@ -73,9 +76,10 @@ final class TrackerHarness {
     let dir: URL
     let store: URL
 
-    /// Installs build/packages/PLUGIN-*.pkg into a fresh store; skips (or fails in CI) without BPF.
-    init(_ plugin: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        try TestSupport.requireKernel(file: file, line: line)
+    /// Installs build/packages/PLUGIN-*.pkg into a fresh store; skips (or fails in CI) without BPF,
+    /// or without the `tracepoints` the test needs (see TestSupport.requireKernel).
+    init(_ plugin: String, tracepoints: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
+        try TestSupport.requireKernel(tracepoints: tracepoints, file: file, line: line)
         self.plugin = plugin
         dir = try TestSupport.temporaryDirectory(plugin)
         store = dir.appendingPathComponent("store")
@@ -92,7 +96,7 @@ final class TrackerHarness {
                                      environment: ["EUNOMIA_HOME": store.path])
         let attached = tracer.wait(upTo: 30) { tracer.stderr.contains("attached") }
         XCTAssertTrue(attached, "\(plugin) never attached: \(tracer.stderr)", file: file, line: line)
-        if !attached { _ = tracer.interruptAndWait(); throw XCTSkip("not attached") }
+        if !attached { _ = tracer.interruptAndWait(); throw TestSupport.TestFailure("\(plugin) never attached") }
         return tracer
     }
 
