@@ -429,6 +429,34 @@ final class HardeningTests: XCTestCase {
         try assertInstallRefused(url, "cp437.pkg: entry 'a☺.so' is not a plain file name (only [A-Za-z0-9._+-]: absolute paths, '/', '..' and control characters are refused)")
     }
 
+    // Found by the schema fuzzer: a timestamp field holding a value that lies before 1970
+    // once the boot offset is added (the 2^63 bit set, or 0 on a long-running machine).
+    func testTimestampsOutsideTheClockFormatWithoutTrapping() throws {
+        let schema = try PluginSchema.decode(Data("""
+            {"name": "clock", "version": "1.0.0", "description": "t", "abi": {"major": 1, "minor": 0}, "parameters": [],
+             "records": [{"id": 0, "name": "ev", "size": 8,
+               "fields": [{"name": "time", "type": "u64", "offset": 0, "size": 8, "display": "timestamp", "column": "TIME", "width": 8}]}]}
+            """.utf8), source: "clock.json")
+        for value: UInt64 in [0, 1 << 63, UInt64.max, UInt64(Int64.max)] {
+            for format in [OutputFormat.table, .json, .csv] {
+                let out = CapturedOutput()
+                let formatter = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []),
+                                               format: format, output: out.buffer)
+                var bytes = value
+                XCTAssertTrue(withUnsafeBytes(of: &bytes) { formatter.consume(recordID: 0, bytes: $0) })
+                let line = out.lines.last ?? ""
+                switch format {
+                case .table: XCTAssertEqual(line.count, 8, "\(value): \(line)")
+                case .json:
+                    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                    let time = try XCTUnwrap(object?["time"], line)
+                    XCTAssertNotNil(time.range(of: #"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$"#, options: .regularExpression), time)
+                default: XCTAssertEqual(line.count, 30, "\(value): \(line)")
+                }
+            }
+        }
+    }
+
     private func sha(_ file: String) throws -> String {
         let data = try Data(contentsOf: TestSupport.repoRoot.appendingPathComponent("build/plugins/opensnoop/\(file)"))
         return PackageArchive.sha256Hex(data)

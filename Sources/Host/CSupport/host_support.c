@@ -171,15 +171,16 @@ void eh_format_hms(int64_t epoch_seconds, char out[9])
 {
     time_t t = (time_t)epoch_seconds;
     struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 9, "%H:%M:%S", &tm);
+    if (!localtime_r(&t, &tm) || strftime(out, 9, "%H:%M:%S", &tm) != 8)
+        memcpy(out, "??:??:??", 9);
 }
 
 void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6])
 {
     time_t t = (time_t)epoch_seconds;
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (!gmtime_r(&t, &tm))
+        memset(&tm, 0, sizeof(tm));
     fields[0] = tm.tm_year + 1900;
     fields[1] = tm.tm_mon + 1;
     fields[2] = tm.tm_mday;

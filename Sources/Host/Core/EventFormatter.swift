@@ -600,8 +600,15 @@ final class WallClock {
 
     private func epochNanoseconds(_ boot: UInt64) -> Int64 { Int64(bitPattern: boot) &+ offset }
 
+    /// Whole seconds, rounded down: a timestamp before 1970 (garbage in a record, or a clock
+    /// set back) still splits into a second and a non-negative nanosecond part.
+    private static func floorSeconds(_ ns: Int64) -> Int64 {
+        let s = ns / 1_000_000_000
+        return ns % 1_000_000_000 < 0 ? s - 1 : s
+    }
+
     func appendTimeOfDay(bootNanoseconds: UInt64, to out: OutputBuffer) {
-        let second = epochNanoseconds(bootNanoseconds) / 1_000_000_000
+        let second = WallClock.floorSeconds(epochNanoseconds(bootNanoseconds))
         if second != hmsSecond {
             var buf: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
             withUnsafeMutableBytes(of: &buf) { raw in
@@ -615,19 +622,22 @@ final class WallClock {
 
     func appendISO8601(bootNanoseconds: UInt64, to out: OutputBuffer) {
         let ns = epochNanoseconds(bootNanoseconds)
-        let second = ns / 1_000_000_000
+        let second = WallClock.floorSeconds(ns)
         if second != isoSecond {
             var fields: (Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0)
             withUnsafeMutableBytes(of: &fields) { raw in
                 eh_utc_fields(second, raw.baseAddress!.assumingMemoryBound(to: Int32.self))
             }
+            // Int64 nanoseconds span the years 1677-2262, so every field is small and positive;
+            // clamping keeps that true whatever the C library returned.
+            func field(_ v: Int32) -> UInt64 { UInt64(min(max(v, 0), 9999)) }
             let scratch = OutputBuffer(capacity: 32) { _ in true }
-            scratch.appendFixed(UInt64(fields.0), digits: 4); scratch.append(UInt8(ascii: "-"))
-            scratch.appendFixed(UInt64(fields.1), digits: 2); scratch.append(UInt8(ascii: "-"))
-            scratch.appendFixed(UInt64(fields.2), digits: 2); scratch.append(UInt8(ascii: "T"))
-            scratch.appendFixed(UInt64(fields.3), digits: 2); scratch.append(UInt8(ascii: ":"))
-            scratch.appendFixed(UInt64(fields.4), digits: 2); scratch.append(UInt8(ascii: ":"))
-            scratch.appendFixed(UInt64(fields.5), digits: 2)
+            scratch.appendFixed(field(fields.0), digits: 4); scratch.append(UInt8(ascii: "-"))
+            scratch.appendFixed(field(fields.1), digits: 2); scratch.append(UInt8(ascii: "-"))
+            scratch.appendFixed(field(fields.2), digits: 2); scratch.append(UInt8(ascii: "T"))
+            scratch.appendFixed(field(fields.3), digits: 2); scratch.append(UInt8(ascii: ":"))
+            scratch.appendFixed(field(fields.4), digits: 2); scratch.append(UInt8(ascii: ":"))
+            scratch.appendFixed(field(fields.5), digits: 2)
             iso = scratch.contents
             isoSecond = second
         }
