@@ -119,10 +119,10 @@ public enum PackageArchive {
             }
             declaredTotal += entry.uncompressedSize
             guard declaredTotal <= maxTotalSize else { throw fail("entries add up to more than \(maxTotalSize >> 20) MiB") }
-            if let problem = ZipHeaders.mismatch(entry) { throw fail("entry '\(path)': \(problem)") }
+            if let problem = ZipEntries.mismatch(entry) { throw fail("entry '\(path)': \(problem)") }
         }
         guard let manifestEntry = entries[PackageManifest.fileName] else { throw fail("no manifest.json") }
-        let manifestData = try read(manifestEntry, from: archive, limit: PackageManifest.maxSize, label: label)
+        let manifestData = try read(manifestEntry, from: packageData, limit: PackageManifest.maxSize, label: label)
         let manifest: PackageManifest
         do { manifest = try PackageManifest.decode(manifestData) } catch let e as EunomiaError { throw fail(e.message) }
         guard manifest.format == PackageManifest.currentFormat else {
@@ -146,7 +146,7 @@ public enum PackageArchive {
         var contents: [(PackageManifest.FileEntry, Data)] = []
         for file in manifest.files.sorted(by: { $0.path < $1.path }) {
             let limit = file.path == manifest.schema ? PluginSchema.maxSize : Int(maxFileSize)
-            let data = try read(entries[file.path]!, from: archive, limit: limit, label: label)
+            let data = try read(entries[file.path]!, from: packageData, limit: limit, label: label)
             guard data.count == file.size else {
                 throw fail("\(file.path): \(data.count) bytes, the manifest says \(file.size) (package is corrupt or was tampered with)")
             }
@@ -191,20 +191,15 @@ public enum PackageArchive {
 
     /// An entry's content, inflated up to limit bytes, with its CRC-32 and size checked
     /// against the zip headers.
-    private static func read(_ entry: Entry, from archive: Archive, limit: Int, label: String) throws -> Data {
-        struct TooLarge: Error {}
-        var data = Data()
-        data.reserveCapacity(Int(min(entry.uncompressedSize, UInt64(limit))))
+    private static func read(_ entry: Entry, from package: Data, limit: Int, label: String) throws -> Data {
+        let data: Data
         let crc: CRC32
         do {
-            crc = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard data.count + chunk.count <= limit else { throw TooLarge() }
-                data.append(chunk)
-            }
-        } catch is TooLarge {
+            (data, crc) = try ZipEntries.content(of: entry, in: package, limit: limit)
+        } catch ZipEntries.ReadError.tooLarge {
             throw EunomiaError("\(label): entry '\(entry.path)' inflates to more than \(limit >> 10) KiB")
-        } catch {
-            throw EunomiaError("\(label): entry '\(entry.path)' cannot be read (corrupt or truncated package)")
+        } catch ZipEntries.ReadError.unreadable(let why) {
+            throw EunomiaError("\(label): entry '\(entry.path)': \(why)")
         }
         guard crc == entry.checksum else {
             throw EunomiaError("\(label): entry '\(entry.path)': CRC-32 \(String(crc, radix: 16)) does not match its zip header's \(String(entry.checksum, radix: 16)) (package is corrupt)")
