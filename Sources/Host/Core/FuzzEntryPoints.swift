@@ -56,6 +56,11 @@ public enum FuzzEntryPoints {
             entries.append((name, Data(bytes.prefix(length))))
             bytes = bytes.dropFirst(length)
         }
+        // TEMP: the schema decoder's offset + size overflow (see offsetPlusSizeOverflows) is as
+        // reachable through a package's schema; leave such packages out until it is fixed.
+        if skipKnownTraps, entries.contains(where: { $0.0.hasSuffix(".json") && offsetPlusSizeOverflows($0.1) }) {
+            throw EunomiaError("known trap: field offset + size overflows")
+        }
         if flags & 1 != 0, let i = entries.firstIndex(where: { $0.0 == PackageManifest.fileName }),
            var manifest = (try? JSONSerialization.jsonObject(with: entries[i].1)) as? [String: Any],
            let files = manifest["files"] as? [Any] {
@@ -92,8 +97,41 @@ public enum FuzzEntryPoints {
         let split = bytes.firstIndex(of: 0)
         let json = Data(bytes[..<(split ?? bytes.count)])
         let payload = split.map { Array(bytes[($0 + 1)...]) } ?? []
+        if skipKnownTraps && offsetPlusSizeOverflows(json) { return }
         guard let schema = try? PluginSchema.decode(json, source: "fuzz.json") else { return }
+        if skipKnownTraps && knownFormatterTrap(schema) { return }
         formatRecords(schema: schema, parameters: nil, seed: bytes, payload: payload)
+    }
+
+    // TEMP: FieldSpec.validate computes `offset + size` unchecked, so a field whose offset and
+    // size add past Int.max traps ("arithmetic overflow", Schema.swift) instead of being refused.
+    // Skip such schemas until it is fixed (regressions/schema/offset-plus-size-overflows.bin).
+    static func offsetPlusSizeOverflows(_ json: Data) -> Bool {
+        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
+              let records = object["records"] as? [Any] else { return false }
+        for case let record as [String: Any] in records {
+            for case let field as [String: Any] in (record["fields"] as? [Any]) ?? [] {
+                guard let offset = (field["offset"] as? NSNumber)?.int64Value,
+                      let size = (field["size"] as? NSNumber)?.int64Value else { continue }
+                if offset.addingReportingOverflow(size).overflow { return true }
+            }
+        }
+        return false
+    }
+
+    /// Schemas that decode but trap in EventFormatter, for reasons already known.
+    static func knownFormatterTrap(_ schema: PluginSchema) -> Bool {
+        for field in schema.records.flatMap(\.fields) {
+            // TEMP: `values` keys that are different strings but the same integer ("7" and "07")
+            // pass validation, then trap in EventFormatter.init's Dictionary(uniqueKeysWithValues:)
+            // ("Duplicate values for key"). regressions/schema/duplicate-values-key-7-and-07.bin.
+            if let keys = field.values?.keys.compactMap({ Int64($0) }), Set(keys).count != keys.count { return true }
+            // TEMP: a huge `width` pads the table column with that many spaces: the allocation
+            // fails (ASan: requested allocation size exceeds maximum) or the count overflows.
+            // regressions/schema/huge-width.bin.
+            if let width = field.width, width > 1 << 20 { return true }
+        }
+        return false
     }
 
     // MARK: Parameter parsing
@@ -168,6 +206,9 @@ public enum FuzzEntryPoints {
     static func formatRecords(schema: PluginSchema, parameters: ResolvedParameters?, seed: [UInt8], payload: [UInt8]) {
         guard let parameters = parameters ?? (try? ResolvedParameters(schema: schema, assignments: [])) else { return }
         var source = RecordBytes(seed: seed, payload: payload)
+        // Symbolizing a stack costs a /proc/kallsyms or /proc/PID/maps load per formatter (about a
+        // second per input under ASan), so only one input in 16 (by its hash) keeps stack addresses.
+        let keepStacks = source.state % 16 == 0
         // Records the fuzzer can reach: a few per layout, each as long as the layout allows
         // (capped, so a huge declared size does not become a huge allocation).
         let cap = 1 << 16
@@ -178,6 +219,11 @@ public enum FuzzEntryPoints {
             for _ in 0..<2 {
                 let length = low + Int(source.next() % UInt64(high - low + 1))
                 var bytes = source.bytes(length)
+                if !keepStacks {
+                    for f in layout.fields where f.type == .stack && f.offset >= 0 && f.offset < bytes.count {
+                        for i in f.offset..<min(bytes.count, f.offset + f.size) { bytes[i] = 0 }
+                    }
+                }
                 // TEMP: WallClock.appendISO8601 traps ("Negative value is not representable",
                 // EventFormatter.swift) on a timestamp whose wall-clock time is before 1970, e.g. a
                 // u64 >= 2^63; JSON and CSV render display-timestamp fields with it. Keep the top
