@@ -13,7 +13,7 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run bench clean
+.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
 
@@ -72,9 +72,43 @@ install-plugins: build
 run: install-plugins
 	bin/eunomia run opensnoop
 
-test: build
+test: build fuzz-build fuzz-seeds
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
-	swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+	EUNOMIA_FUZZ_BIN_DIR=$(CURDIR)/$(FUZZ_BIN) swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+
+# libFuzzer targets (docs/fuzzing.md): eunomia-fuzz-package, -schema, -params, built with the
+# fuzzer (coverage) and address sanitizers into their own scratch path, so plain builds stay as they are.
+FUZZ_TARGETS := package schema params
+FUZZ_SCRATCH := .build-fuzz
+FUZZ_CONFIG ?= debug
+FUZZ_SANITIZERS ?= --sanitize fuzzer --sanitize address
+FUZZ_BIN := $(FUZZ_SCRATCH)/$(FUZZ_CONFIG)
+FUZZ_TIME ?= 60
+FUZZ_DIR := $(BUILD)/fuzz
+
+fuzz-build:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "swift build --scratch-path $(FUZZ_SCRATCH) -c $(FUZZ_CONFIG) $(FUZZ_SANITIZERS) --product eunomia-fuzz-$$t"; \
+		swift build --scratch-path $(FUZZ_SCRATCH) -c $(FUZZ_CONFIG) $(FUZZ_SANITIZERS) --product eunomia-fuzz-$$t $(SWIFT_FLAGS) || exit 1; \
+	done
+
+# Seed corpora, generated: the built packages (as they are, and structured: pkg-to-seed.py), the
+# bundled schemas, the hand-written parameter lines. make test's FuzzTests start from them too.
+fuzz-seeds: packages
+	@rm -rf $(FUZZ_DIR)/seeds
+	@mkdir -p $(FUZZ_DIR)/seeds/package $(FUZZ_DIR)/seeds/schema $(FUZZ_DIR)/seeds/params
+	cp $(BUILD)/packages/*.pkg $(FUZZ_DIR)/seeds/package/
+	python3 Tests/Fuzz/pkg-to-seed.py $(FUZZ_DIR)/seeds/package $(BUILD)/packages/*.pkg
+	for p in $(PLUGINS); do cp Plugins/$$p/schema.json $(FUZZ_DIR)/seeds/schema/$$p.json; done
+	cp Tests/Fixtures/fake_schema.json $(FUZZ_DIR)/seeds/schema/
+	cp Tests/Fuzz/seeds/params/* $(FUZZ_DIR)/seeds/params/
+
+# Each fuzzer for FUZZ_TIME seconds on a fresh corpus under build/fuzz/<target>/; fails on a crash
+# (the input is left in build/fuzz/<target>/artifacts/). Every target runs even after a crash.
+fuzz: fuzz-build fuzz-seeds
+	@failed=0; for t in $(FUZZ_TARGETS); do \
+		Tests/Fuzz/run-fuzzer.sh $$t $(FUZZ_BIN)/eunomia-fuzz-$$t $(FUZZ_TIME) $(FUZZ_DIR)/$$t $(FUZZ_DIR)/seeds/$$t || failed=1; \
+	done; exit $$failed
 
 BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize \
 	$(BUILD)/bench/malloc_load
@@ -104,4 +138,4 @@ bench: build $(BENCH_TOOLS)
 	python3 bench/run.py
 
 clean:
-	rm -rf $(BUILD) bin .build
+	rm -rf $(BUILD) bin .build $(FUZZ_SCRATCH)

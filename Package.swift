@@ -66,6 +66,27 @@ let package = Package(
             dependencies: ["EunomiaHost", "CHostSupport", .product(name: "Logging", package: "swift-log")],
             path: "bench/footprint"
         ),
+        // libFuzzer targets (docs/fuzzing.md): `make fuzz-build` builds them with --sanitize fuzzer into
+        // .build-fuzz. -parse-as-library: libFuzzer supplies main there; in a plain build each one's
+        // @_cdecl <module>_main (SwiftPM's renamed entry point) makes it a replayer of input files.
+        .executableTarget(
+            name: "eunomia-fuzz-package",
+            dependencies: ["EunomiaHost"],
+            path: "Tests/Fuzz/eunomia-fuzz-package",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
+            name: "eunomia-fuzz-schema",
+            dependencies: ["EunomiaHost"],
+            path: "Tests/Fuzz/eunomia-fuzz-schema",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
+            name: "eunomia-fuzz-params",
+            dependencies: ["EunomiaHost"],
+            path: "Tests/Fuzz/eunomia-fuzz-params",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(
             name: "EunomiaTests",
             dependencies: [
