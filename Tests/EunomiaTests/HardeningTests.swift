@@ -372,6 +372,12 @@ final class HardeningTests: XCTestCase {
         try assertInstallRefused(dir.appendingPathComponent("local-method.pkg"),
                                  "local-method.pkg: entry 'schema.json': compression method 8 in the local header, 0 in the central directory")
 
+        // Found by the package fuzzer: a deflate stream that never ends made install hang.
+        let hang = TestSupport.repoRoot.appendingPathComponent("Tests/Fuzz/regressions/package/deflate-without-end-hangs.bin")
+        let hangCopy = dir.appendingPathComponent("hang.pkg")
+        try FileManager.default.copyItem(at: hang, to: hangCopy)
+        try assertInstallRefused(hangCopy, "hang.pkg: entry 'manifest.json': its deflate stream does not end within the entry (corrupt package)")
+
         // A small package whose manifest inflates past what any entry may be.
         var bomb = try HostilePackage.opensnoop()
         bomb.manifestEdits.append { $0["padding"] = String(repeating: " ", count: 65 << 20) }

@@ -1,20 +1,11 @@
 import Crypto
 import Foundation
 import ZIPFoundation
-#if canImport(CZlib)
-import CZlib
-#endif
 
 /// Entry points for the libFuzzer targets under Tests/Fuzz/ (docs/fuzzing.md), also replayed
 /// in-process by Tests/EunomiaTests/FuzzTests.swift. Each takes one fuzzer input and swallows
 /// every thrown error: rejecting an input is a correct outcome, only a crash or trap is a finding.
 public enum FuzzEntryPoints {
-    /// Whether the entry points steer around known, not yet fixed traps (the `// TEMP` shapes
-    /// below, each with its input under Tests/Fuzz/regressions/), so fuzzing can go past them.
-    /// EUNOMIA_FUZZ_NO_TEMP=1 turns that off: to check whether a fix landed, replay the
-    /// regressions with it set.
-    public static let skipKnownTraps = ProcessInfo.processInfo.environment["EUNOMIA_FUZZ_NO_TEMP"] != "1"
-
     // MARK: Package verification
 
     /// Writes `data` to a temporary .pkg and runs `PackageArchive.extractAndVerify` on it.
@@ -35,71 +26,11 @@ public enum FuzzEntryPoints {
             if data.starts(with: structuredPackageMagic) {
                 try writeStructuredPackage(data.dropFirst(structuredPackageMagic.count), to: package)
             } else {
-                if skipKnownTraps && deflateRunsToEndOfFile(data) { return }
                 try data.write(to: package)
             }
             _ = try PackageArchive.extractAndVerify(package, into: base.appendingPathComponent("x"))
         } catch {}
     }
-
-    // TEMP: ZIPFoundation 0.9.20's inflate loop (Data.decode, via Archive.extract) feeds zlib
-    // chunks read past the entry until the file ends, then empty chunks forever: a deflated entry
-    // whose stream has not ended (and not failed) by the end of the file never returns, so
-    // extractAndVerify (and `eunomia plugin install`) hangs. Skip such zips until
-    // PackageArchive guards against it (regressions/package/deflate-without-end-hangs.bin).
-    /// Whether a deflated entry (per the central directory) inflates to the end of `zip` without
-    /// reaching the end of its stream or an error.
-    static func deflateRunsToEndOfFile(_ zip: Data) -> Bool {
-        #if canImport(CZlib)
-        let bytes = [UInt8](zip)
-        func u16(_ i: Int) -> Int { i + 2 <= bytes.count ? Int(bytes[i]) | Int(bytes[i + 1]) << 8 : 0 }
-        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
-        guard bytes.count >= 22 else { return false }
-        // End of central directory: the last "PK\5\6" within the trailing comment's reach.
-        var eocd = -1
-        for i in stride(from: bytes.count - 22, through: max(0, bytes.count - 22 - 0xffff), by: -1)
-        where bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 5 && bytes[i + 3] == 6 {
-            eocd = i
-            break
-        }
-        guard eocd >= 0 else { return false }
-        var p = u32(eocd + 16)
-        for _ in 0..<u16(eocd + 10) {
-            guard p + 46 <= bytes.count, u32(p) == 0x0201_4b50 else { return false }
-            let method = u16(p + 10), local = u32(p + 42)
-            p += 46 + u16(p + 28) + u16(p + 30) + u16(p + 32)
-            guard method == 8, local + 30 <= bytes.count, u32(local) == 0x0403_4b50 else { continue }
-            let start = local + 30 + u16(local + 26) + u16(local + 28)
-            guard start <= bytes.count else { continue }
-            if !inflateEnds(bytes[start...]) { return true }
-        }
-        #endif
-        return false
-    }
-
-    #if canImport(CZlib)
-    /// Whether raw deflate data reaches its end (or an error zlib reports) within `input`.
-    static func inflateEnds(_ input: ArraySlice<UInt8>) -> Bool {
-        var stream = z_stream()
-        guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return true }
-        defer { inflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: 1 << 16)
-        return input.withUnsafeBufferPointer { inBuf -> Bool in
-            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-            stream.avail_in = UInt32(inBuf.count)
-            while true {
-                let result = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = UInt32(out.count)
-                    return inflate(&stream, Z_NO_FLUSH)
-                }
-                if result == Z_STREAM_END || result == Z_NEED_DICT || result == Z_DATA_ERROR || result == Z_MEM_ERROR { return true }
-                // No progress possible: input used up (or zlib stuck) without the stream ending.
-                if stream.avail_in == 0 || result == Z_BUF_ERROR { return false }
-            }
-        }
-    }
-    #endif
 
     /// Structured package input: this magic, one flags byte (bit 0: rewrite manifest.json's
     /// `files[].size` and `sha256` to the entries' real ones; bit 1: deflate the entries), then
@@ -118,11 +49,6 @@ public enum FuzzEntryPoints {
             for i in 0..<4 { length |= Int(bytes.popFirst() ?? 0) << (8 * i) }
             entries.append((name, Data(bytes.prefix(length))))
             bytes = bytes.dropFirst(length)
-        }
-        // TEMP: the schema decoder's offset + size overflow (see offsetPlusSizeOverflows) is as
-        // reachable through a package's schema; leave such packages out until it is fixed.
-        if skipKnownTraps, entries.contains(where: { $0.0.hasSuffix(".json") && offsetPlusSizeOverflows($0.1) }) {
-            throw EunomiaError("known trap: field offset + size overflows")
         }
         if flags & 1 != 0, let i = entries.firstIndex(where: { $0.0 == PackageManifest.fileName }),
            var manifest = (try? JSONSerialization.jsonObject(with: entries[i].1)) as? [String: Any],
@@ -160,41 +86,8 @@ public enum FuzzEntryPoints {
         let split = bytes.firstIndex(of: 0)
         let json = Data(bytes[..<(split ?? bytes.count)])
         let payload = split.map { Array(bytes[($0 + 1)...]) } ?? []
-        if skipKnownTraps && offsetPlusSizeOverflows(json) { return }
         guard let schema = try? PluginSchema.decode(json, source: "fuzz.json") else { return }
-        if skipKnownTraps && knownFormatterTrap(schema) { return }
         formatRecords(schema: schema, parameters: nil, seed: bytes, payload: payload)
-    }
-
-    // TEMP: FieldSpec.validate computes `offset + size` unchecked, so a field whose offset and
-    // size add past Int.max traps ("arithmetic overflow", Schema.swift) instead of being refused.
-    // Skip such schemas until it is fixed (regressions/schema/offset-plus-size-overflows.bin).
-    static func offsetPlusSizeOverflows(_ json: Data) -> Bool {
-        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
-              let records = object["records"] as? [Any] else { return false }
-        for case let record as [String: Any] in records {
-            for case let field as [String: Any] in (record["fields"] as? [Any]) ?? [] {
-                guard let offset = (field["offset"] as? NSNumber)?.int64Value,
-                      let size = (field["size"] as? NSNumber)?.int64Value else { continue }
-                if offset.addingReportingOverflow(size).overflow { return true }
-            }
-        }
-        return false
-    }
-
-    /// Schemas that decode but trap in EventFormatter, for reasons already known.
-    static func knownFormatterTrap(_ schema: PluginSchema) -> Bool {
-        for field in schema.records.flatMap(\.fields) {
-            // TEMP: `values` keys that are different strings but the same integer ("7" and "07")
-            // pass validation, then trap in EventFormatter.init's Dictionary(uniqueKeysWithValues:)
-            // ("Duplicate values for key"). regressions/schema/duplicate-values-key-7-and-07.bin.
-            if let keys = field.values?.keys.compactMap({ Int64($0) }), Set(keys).count != keys.count { return true }
-            // TEMP: a huge `width` pads the table column with that many spaces: the allocation
-            // fails (ASan: requested allocation size exceeds maximum) or the count overflows.
-            // regressions/schema/huge-width.bin.
-            if let width = field.width, width > 1 << 20 { return true }
-        }
-        return false
     }
 
     // MARK: Parameter parsing
@@ -287,15 +180,6 @@ public enum FuzzEntryPoints {
                         for i in f.offset..<min(bytes.count, f.offset + f.size) { bytes[i] = 0 }
                     }
                 }
-                // TEMP: WallClock.appendISO8601 traps ("Negative value is not representable",
-                // EventFormatter.swift) on a timestamp whose wall-clock time is before 1970, e.g. a
-                // u64 >= 2^63; JSON and CSV render display-timestamp fields with it. Keep the top
-                // two bits clear until it is fixed (regressions/schema/timestamp-before-1970-*).
-                if skipKnownTraps {
-                    for f in layout.fields where f.display == .timestamp && f.offset >= 0 && f.offset + 8 <= bytes.count {
-                        bytes[f.offset + 7] &= 0x3f
-                    }
-                }
                 records.append((layout.id, bytes))
             }
         }
@@ -309,9 +193,7 @@ public enum FuzzEntryPoints {
                 _ = bytes.withUnsafeBytes { formatter.consume(recordID: id, bytes: $0) }
             }
             if schema.records.contains(where: \.isReport) {
-                // TEMP: the same appendISO8601 trap, through a report's timestamp (JSON).
-                let timestamp = source.next()
-                formatter.endReport(timestampNs: skipKnownTraps ? timestamp & (UInt64.max >> 2) : timestamp)
+                formatter.endReport(timestampNs: source.next())
             }
             output.flush()
         }
