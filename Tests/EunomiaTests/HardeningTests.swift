@@ -378,6 +378,12 @@ final class HardeningTests: XCTestCase {
         try FileManager.default.copyItem(at: hang, to: hangCopy)
         try assertInstallRefused(hangCopy, "hang.pkg: entry 'manifest.json': its deflate stream does not end within the entry (corrupt package)")
 
+        // Found by the package fuzzer: an offset past the end trapped ZIPFoundation's in-memory archive.
+        let seek = TestSupport.repoRoot.appendingPathComponent("Tests/Fuzz/regressions/package/zip-offset-past-end-traps-in-memory-archive.bin")
+        let seekCopy = dir.appendingPathComponent("seek.pkg")
+        try FileManager.default.copyItem(at: seek, to: seekCopy)
+        try assertInstallRefused(seekCopy, "seek.pkg: no manifest.json")
+
         // A small package whose manifest inflates past what any entry may be.
         var bomb = try HostilePackage.opensnoop()
         bomb.manifestEdits.append { $0["padding"] = String(repeating: " ", count: 65 << 20) }

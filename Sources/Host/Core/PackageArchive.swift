@@ -1,3 +1,4 @@
+import CHostSupport
 import Crypto
 import Foundation
 import ZIPFoundation
@@ -98,9 +99,15 @@ public enum PackageArchive {
         } catch let e as EunomiaError {
             throw fail(e.message)
         }
+        // ZIPFoundation parses the central directory from a private copy of the bytes: a file
+        // no one else can change. Not Archive(data:): its in-memory file (0.9.20) traps on a
+        // seek past the end, which a hostile offset asks for (found by the package fuzzer).
+        let copy = packageData.withUnsafeBytes { eh_private_file("eunomia-package", $0.baseAddress, $0.count) }
+        guard copy >= 0 else { throw fail("cannot copy the package into memory: \(String(cString: strerror(errno)))") }
+        defer { close(copy) }
         let archive: Archive
         do {
-            archive = try Archive(data: packageData, accessMode: .read)
+            archive = try Archive(url: URL(fileURLWithPath: "/proc/self/fd/\(copy)"), accessMode: .read)
         } catch {
             throw fail("not a valid package: the zip archive is unreadable (truncated or corrupt)")
         }

@@ -43,4 +43,8 @@ void eh_request_stop(void);
 
 /* Return freed heap memory to the kernel (malloc_trim). */
 void eh_release_free_memory(void);
+
+/* An anonymous, private file (memfd_create, close-on-exec) holding exactly len bytes of data,
+ * positioned at 0. Returns the descriptor, or -1 with errno set. */
+int eh_private_file(const char *name, const void *data, size_t len);
 #endif
