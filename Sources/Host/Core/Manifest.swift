@@ -50,15 +50,7 @@ public struct PackageManifest: Codable, Equatable {
     /// Every string that later becomes a path, a table cell or a kernel lookup, checked here.
     func validate() throws {
         func fail(_ msg: String) -> EunomiaError { EunomiaError("manifest.json: \(msg)") }
-        guard Validate.isPluginName(name) else {
-            throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
-        }
-        guard Validate.semver(version) != nil else {
-            throw fail("version \(version.quotedForError) is not a semantic version (semver.org 2.0.0, e.g. 1.2.3 or 1.2.3-rc.1)")
-        }
-        if let problem = Validate.displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
-        try abi.validate(fail)
-        try requires?.validate(fail)
+        try Validate.identity(name: name, version: version, description: description, abi: abi, requires: requires, fail)
         for (role, path) in [("library", library), ("bpf_object", bpfObject), ("schema", schema)] where !Validate.isPackageFileName(path) {
             throw fail("\(role) \(path.quotedForError) is not a plain file name ([A-Za-z0-9._+-], at most 128 bytes)")
         }

@@ -53,9 +53,8 @@ enum SafeFile {
         return try read(fd: fd, maxBytes: maxBytes)
     }
 
-    /// Reads to end of file, failing past maxBytes (a file that grows while read).
-    static func read(fd: Int32, maxBytes: Int) throws -> Data {
-        var data = Data()
+    /// Hands every chunk read from fd to body, until end of file.
+    static func readChunks(fd: Int32, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let chunk = 1 << 16
         var buffer = [UInt8](repeating: 0, count: chunk)
         while true {
@@ -64,27 +63,28 @@ enum SafeFile {
                 if errno == EINTR { continue }
                 throw EunomiaError("read failed: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { return data }
-            guard data.count + n <= maxBytes else { throw EunomiaError("is more than the \(maxBytes >> 10) KiB allowed") }
-            data.append(contentsOf: buffer[0..<n])
+            if n == 0 { return }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
+    }
+
+    /// Reads to end of file, failing past maxBytes (a file that grows while read).
+    static func read(fd: Int32, maxBytes: Int) throws -> Data {
+        var data = Data()
+        try readChunks(fd: fd) { chunk in
+            guard data.count + chunk.count <= maxBytes else { throw EunomiaError("is more than the \(maxBytes >> 10) KiB allowed") }
+            data.append(contentsOf: chunk)
+        }
+        return data
     }
 
     /// SHA-256 (lower-case hex) and length of everything read from fd.
     static func sha256(fd: Int32) throws -> (digest: String, size: Int64) {
         var hasher = SHA256()
         var size: Int64 = 0
-        let chunk = 1 << 16
-        var buffer = [UInt8](repeating: 0, count: chunk)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, chunk) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EunomiaError("read failed: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            size += Int64(n)
+        try readChunks(fd: fd) { chunk in
+            hasher.update(bufferPointer: chunk)
+            size += Int64(chunk.count)
         }
         return (PackageArchive.hex(hasher.finalize()), size)
     }

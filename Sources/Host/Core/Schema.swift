@@ -42,15 +42,7 @@ public struct PluginSchema: Codable, Equatable {
 
     func validate(source: String) throws {
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): \(msg)") }
-        guard Validate.isPluginName(name) else {
-            throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
-        }
-        guard Validate.semver(version) != nil else {
-            throw fail("version \(version.quotedForError) is not a semantic version (semver.org 2.0.0, e.g. 1.2.3 or 1.2.3-rc.1)")
-        }
-        if let problem = Validate.displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
-        try abi.validate(fail)
-        try requires?.validate(fail)
+        try Validate.identity(name: name, version: version, description: description, abi: abi, requires: requires, fail)
         guard parameters.count <= PluginSchema.maxParameters else { throw fail("declares \(parameters.count) parameters, at most \(PluginSchema.maxParameters) are allowed") }
         guard records.count <= PluginSchema.maxRecords else { throw fail("declares \(records.count) records, at most \(PluginSchema.maxRecords) are allowed") }
         var seen = Set<String>()

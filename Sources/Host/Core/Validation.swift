@@ -25,6 +25,20 @@ public enum Validate {
         + #"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?"#
         + #"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"#
 
+    /// What a schema and its manifest both declare, checked the same way in both.
+    static func identity(name: String, version: String, description: String, abi: ABIVersion, requires: Requirements?,
+                         _ fail: (String) -> EunomiaError) throws {
+        guard isPluginName(name) else {
+            throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
+        }
+        guard semver(version) != nil else {
+            throw fail("version \(version.quotedForError) is not a semantic version (semver.org 2.0.0, e.g. 1.2.3 or 1.2.3-rc.1)")
+        }
+        if let problem = displayTextProblem(description, maxBytes: 1024) { throw fail("description \(problem)") }
+        try abi.validate(fail)
+        try requires?.validate(fail)
+    }
+
     /// Field, record and parameter names: `[a-z_][a-z0-9_]{0,63}` (JSON keys, CSV headers, C identifiers).
     public static func isIdentifier(_ s: String) -> Bool {
         let u = Array(s.utf8)
