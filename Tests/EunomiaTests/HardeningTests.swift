@@ -45,6 +45,17 @@ final class HardeningTests: XCTestCase {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: up.path)) ?? []
             XCTAssertFalse(names.contains { $0.hasPrefix("ESCAPED") }, "escaped into \(up.path)")
         }
+        // A plugins/NAME planted as a symlink out of the store is not followed.
+        let outside = dir.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: storeURL.appendingPathComponent("plugins"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: storeURL.appendingPathComponent("plugins/execsnoop"), withDestinationURL: outside)
+        let planted = try TestSupport.eunomia(["plugin", "install", try TestSupport.package("execsnoop").path], store: storeURL)
+        XCTAssertEqual(planted.status, 1)
+        XCTAssertTrue(planted.stderr.hasPrefix("eunomia: error: refusing \(storeURL.path)/plugins/execsnoop/0.1.0-"), planted.stderr)
+        XCTAssertTrue(planted.stderr.hasSuffix(", outside the store's \(storeURL.resolvingSymlinksInPath().path)/plugins\n"), planted.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), [])
+
         // The same grammar holds for references.
         XCTAssertThrowsError(try store.resolve("opensnoop@1.0.0-a/../../x")) {
             XCTAssertEqual("\($0)", "'1.0.0-a/../../x' in 'opensnoop@1.0.0-a/../../x' is not a semantic version like 1.2.3")

@@ -259,7 +259,7 @@ enum CLIValue {
     }
 
     static func duration(_ text: String) throws -> Double {
-        guard let v = Double(text), v.isFinite, v > 0, v <= Runner.maxDuration else {
+        guard let v = Double(text), (try? Runner.checkDuration(v)) != nil else {
             throw ValidationError("not a number of seconds above 0 and at most \(Int(Runner.maxDuration)) (ten years)")
         }
         return v

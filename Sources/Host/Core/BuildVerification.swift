@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// An installed build whose files were checked against its manifest just now, with the
@@ -35,7 +34,7 @@ extension InstalledPlugin {
         } catch let e as EunomiaError {
             throw changed(PackageManifest.fileName, e.message)
         }
-        guard PackageArchive.hex(SHA256.hash(data: manifestData)).hasPrefix(buildID),
+        guard PackageArchive.sha256Hex(manifestData).hasPrefix(buildID),
               (try? PackageManifest.decode(manifestData)) == manifest else {
             throw changed(PackageManifest.fileName, "changed since install (it no longer hashes to the build id)")
         }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import ZIPFoundation
 
@@ -57,7 +56,7 @@ public enum FuzzEntryPoints {
                 guard var file = item as? [String: Any], let path = file["path"] as? String,
                       let content = entries.first(where: { $0.0 == path })?.1 else { return item }
                 file["size"] = content.count
-                file["sha256"] = PackageArchive.hex(SHA256.hash(data: content))
+                file["sha256"] = PackageArchive.sha256Hex(content)
                 return file
             }
             if let fixed = try? JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]) {

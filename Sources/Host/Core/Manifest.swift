@@ -47,6 +47,12 @@ public struct PackageManifest: Codable, Equatable {
         return manifest
     }
 
+    /// Why the schema does not describe the same plugin as this manifest, or nil when it does.
+    func disagreement(with schema: PluginSchema) -> String? {
+        guard schema.name != name || schema.version != version || schema.abi != abi else { return nil }
+        return "schema says \(schema.name) \(schema.version) ABI \(schema.abi), the manifest \(name) \(version) ABI \(abi)"
+    }
+
     /// Every string that later becomes a path, a table cell or a kernel lookup, checked here.
     func validate() throws {
         func fail(_ msg: String) -> EunomiaError { EunomiaError("manifest.json: \(msg)") }

@@ -157,7 +157,7 @@ public enum PackageArchive {
             guard data.count == file.size else {
                 throw fail("\(file.path): \(data.count) bytes, the manifest says \(file.size) (package is corrupt or was tampered with)")
             }
-            guard hex(SHA256.hash(data: data)) == file.sha256 else {
+            guard sha256Hex(data) == file.sha256 else {
                 throw fail("\(file.path): SHA-256 mismatch (package is corrupt or was tampered with)")
             }
             contents.append((file, data))
@@ -168,9 +168,7 @@ public enum PackageArchive {
         } catch let e as EunomiaError {
             throw fail(e.message)
         }
-        guard schema.name == manifest.name, schema.version == manifest.version, schema.abi == manifest.abi else {
-            throw fail("schema says \(schema.name) \(schema.version) ABI \(schema.abi), the manifest \(manifest.name) \(manifest.version) ABI \(manifest.abi)")
-        }
+        if let disagreement = manifest.disagreement(with: schema) { throw fail(disagreement) }
 
         // Only now does anything reach the disk: the ELF and BTF checks read files.
         guard mkdir(directory.path, 0o755) == 0 else {
@@ -186,7 +184,7 @@ public enum PackageArchive {
             throw fail(e.message)
         }
         return VerifiedPackage(manifest: manifest, schema: schema, directory: directory,
-                               digest: hex(SHA256.hash(data: manifestData)))
+                               digest: sha256Hex(manifestData))
     }
 
     static func checkContents(schema: PluginSchema, library: URL, bpfObject: URL) throws {
@@ -219,7 +217,7 @@ public enum PackageArchive {
 
     static func sha256(of url: URL) throws -> (String, Int64) {
         let data = try Data(contentsOf: url)
-        return (hex(SHA256.hash(data: data)), Int64(data.count))
+        return (sha256Hex(data), Int64(data.count))
     }
 
     static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }

@@ -16,8 +16,6 @@ public struct RunSummary: Equatable {
 public enum Runner {
     public static let pollTimeoutMs: Int32 = 100
 
-    /// Loads the plugin, starts it and polls on the calling thread until `shouldStop` returns
-    /// true, the duration ends or the output is closed; then detaches and unloads.
     /// Longest --duration: ten years, far inside what nanosecond deadlines can hold.
     public static let maxDuration: Double = 10 * 365 * 86400
 
@@ -28,6 +26,8 @@ public enum Runner {
         }
     }
 
+    /// Loads the plugin, starts it and polls on the calling thread until `shouldStop` returns
+    /// true, the duration ends or the output is closed; then detaches and unloads.
     /// `outputFD`, when given, is watched for its reader going away (a closed pipe): the run
     /// ends within one poll interval instead of at the next event's failed write.
     public static func run(plugin: InstalledPlugin, parameters: ResolvedParameters, format: OutputFormat,

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Version
 
@@ -60,14 +59,30 @@ public struct Store {
         return dir
     }
 
-    /// The path, with its existing parents resolved, lies under plugins/ resolved.
+    /// The path, with its deepest existing ancestor resolved by realpath(3), lies under
+    /// plugins/ resolved. (URL.resolvingSymlinksInPath leaves a path whose last part does not
+    /// exist yet as it is, so a symlinked plugins/NAME would pass it.)
     func checkContained(_ url: URL) throws {
-        let base = pluginsDir.resolvingSymlinksInPath().path
-        let resolved = url.resolvingSymlinksInPath().standardizedFileURL.path
+        let base = Store.realPath(pluginsDir.path)
+        var existing = url.standardizedFileURL
+        var rest: [String] = []
+        while Store.realPathIfExists(existing.path) == nil, existing.path != "/" {
+            rest.insert(existing.lastPathComponent, at: 0)
+            existing.deleteLastPathComponent()
+        }
+        let resolved = ([Store.realPath(existing.path)] + rest).joined(separator: "/")
         guard resolved.hasPrefix(base + "/") else {
             throw EunomiaError("refusing \(url.path): it resolves to \(resolved), outside the store's \(base)")
         }
     }
+
+    private static func realPathIfExists(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    private static func realPath(_ path: String) -> String { realPathIfExists(path) ?? path }
 
     // MARK: Installing
 
@@ -98,7 +113,8 @@ public struct Store {
         } else if errno != EEXIST {
             throw EunomiaError("cannot create \(nameDir.path): \(String(cString: strerror(errno)))")
         }
-        try checkContained(nameDir.appendingPathComponent("x"))
+        // Checked again now that it exists: it may have been there already, as a symlink.
+        try checkContained(nameDir)
         if rename(staging.contents.path, dest.path) != 0 {
             let err = errno
             // Another install of the same build won the race: its content is this content.
@@ -172,7 +188,7 @@ public struct Store {
         guard isDirectory(dir) else { return damaged("not a directory") }
         do {
             let manifestData = try readStoreFile(dir, PackageManifest.fileName, max: PackageManifest.maxSize)
-            guard PackageArchive.hex(SHA256.hash(data: manifestData)).hasPrefix(buildID) else {
+            guard PackageArchive.sha256Hex(manifestData).hasPrefix(buildID) else {
                 return damaged("manifest.json does not hash to the build id \(buildID) (changed since install)")
             }
             let manifest = try PackageManifest.decode(manifestData)
@@ -180,9 +196,7 @@ public struct Store {
                 return damaged("manifest.json says \(manifest.name)@\(manifest.version)")
             }
             let schema = try PluginSchema.decode(readStoreFile(dir, manifest.schema, max: PluginSchema.maxSize), source: manifest.schema)
-            guard schema.name == manifest.name, schema.version == manifest.version, schema.abi == manifest.abi else {
-                return damaged("\(manifest.schema) does not agree with manifest.json")
-            }
+            if let disagreement = manifest.disagreement(with: schema) { return damaged(disagreement) }
             return .success(InstalledPlugin(manifest: manifest, schema: schema, directory: dir, buildID: buildID, semver: semver))
         } catch let e as EunomiaError {
             return damaged(e.message)
