@@ -30,20 +30,57 @@ let package = Package(
             path: "Sources/Host/CSupport",
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("dl")]
         ),
+        // The host, one target per concern; each depends only on the ones above it.
+        // Schema: the schema model, its validation, resolved parameters, the shared error type.
         .target(
-            name: "EunomiaHost",
+            name: "EunomiaSchema",
+            dependencies: [.product(name: "Version", package: "Version")],
+            path: "Sources/Host/Schema"
+        ),
+        // Packages: manifest, archive, artifact checks, the store and build verification.
+        .target(
+            name: "EunomiaPackages",
             dependencies: [
-                "PluginABI",
-                "CHostSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "EunomiaSchema", "PluginABI", "CHostSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Version", package: "Version"),
             ],
-            path: "Sources/Host/Core",
+            path: "Sources/Host/Packages"
+        ),
+        // Records: the record view every consumer shares, the sink protocol and the router.
+        .target(
+            name: "EunomiaRecords",
+            dependencies: ["EunomiaSchema"],
+            path: "Sources/Host/Records"
+        ),
+        // Output: table, JSON lines, CSV and folded encoders writing into reusable buffers.
+        .target(
+            name: "EunomiaOutput",
+            dependencies: ["EunomiaSchema", "EunomiaRecords", "CHostSupport"],
+            path: "Sources/Host/Output",
             // The per-event formatting path writes through class-held buffers; dynamic
             // exclusivity checks there cost ~10% of a JSON event.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
+        // Runtime: plugin libraries, plugin instances, the event loop and hot swap.
+        .target(
+            name: "EunomiaRuntime",
+            dependencies: [
+                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "PluginABI", "CHostSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Host/Runtime"
+        ),
+        // The pieces put together for one-shot use: `eunomia run`, and the fuzzers' entry points.
+        .target(
+            name: "EunomiaHost",
+            dependencies: [
+                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime", "CHostSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            path: "Sources/Host/Run"
         ),
         .executableTarget(
             name: "eunomia",
@@ -90,7 +127,8 @@ let package = Package(
         .testTarget(
             name: "EunomiaTests",
             dependencies: [
-                "EunomiaHost", "eunomia",
+                "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
+                "eunomia", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,6 +3,11 @@ import Logging
 import PluginABI
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// ABI negotiation and the plugin lifecycle, with real .so files built by the test and loaded with dlopen.
 final class ABITests: XCTestCase {
@@ -75,7 +80,7 @@ final class ABITests: XCTestCase {
         let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
         // Refuses the records with odd seq (1 and 3): the host must tell the plugin, which counts them lost.
         let sink = RefusingSink(formatter) { bytes in bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self) % 2 == 0 }
-        let tracker = try Tracker(library: PluginLibrary(path: build("life").path), configJSON: params.configJSON(),
+        let tracker = try PluginInstance(library: PluginLibrary(path: build("life").path), configJSON: params.configJSON(),
                                   bpfObject: dir, packageDirectory: dir, sink: sink, logger: Logger(label: "test"))
         try tracker.start()
         XCTAssertEqual(try tracker.poll(timeoutMs: 0), 3, "poll reports only the records the sink took")
@@ -96,7 +101,7 @@ final class ABITests: XCTestCase {
         let params = try ResolvedParameters(schema: schema, assignments: ["count=3", "tag=4", "report=1"])
         let captured = CapturedOutput()
         let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
-        let tracker = try Tracker(library: PluginLibrary(path: build("report").path), configJSON: params.configJSON(),
+        let tracker = try PluginInstance(library: PluginLibrary(path: build("report").path), configJSON: params.configJSON(),
                                   bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))
         try tracker.start()
         XCTAssertEqual(try tracker.poll(timeoutMs: 0), 3)
@@ -115,7 +120,7 @@ final class ABITests: XCTestCase {
         let schema = try TestSupport.fakeSchema()
         let params = try ResolvedParameters(schema: schema, assignments: ["fail_create=1"])
         let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: CapturedOutput().buffer)
-        XCTAssertThrowsError(try Tracker(library: PluginLibrary(path: build("failing").path), configJSON: params.configJSON(),
+        XCTAssertThrowsError(try PluginInstance(library: PluginLibrary(path: build("failing").path), configJSON: params.configJSON(),
                                          bpfObject: dir, packageDirectory: dir, sink: formatter, logger: Logger(label: "test"))) {
             XCTAssertEqual("\($0)", "fake create failed: fail_create was set")
         }
@@ -129,13 +134,13 @@ final class ABITests: XCTestCase {
         let v2 = try build("fake-2", ["-DFAKE_VERSION=\"2.0.0\""])
         var outputs: [CapturedOutput] = []
         do {
-            var trackers: [Tracker] = []
+            var trackers: [PluginInstance] = []
             for (path, tag) in [(v1, 1), (v2, 2)] {
                 let params = try ResolvedParameters(schema: schema, assignments: ["count=2", "tag=\(tag)"])
                 let out = CapturedOutput()
                 outputs.append(out)
                 let f = EventFormatter(schema: schema, parameters: params, format: .csv, output: out.buffer)
-                let t = try Tracker(library: PluginLibrary(path: path.path), configJSON: params.configJSON(),
+                let t = try PluginInstance(library: PluginLibrary(path: path.path), configJSON: params.configJSON(),
                                     bpfObject: dir, packageDirectory: dir, sink: f, logger: Logger(label: "test"))
                 try t.start()
                 trackers.append(t)

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// Records are decoded generically from the schema and rendered per output format.
 final class DecodingTests: XCTestCase {

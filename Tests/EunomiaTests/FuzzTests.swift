@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// The libFuzzer targets (docs/fuzzing.md): each fuzzer binary runs for a short bounded time from
 /// the seed corpus, and every saved crashing input under Tests/Fuzz/regressions/<target>/ is

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// The hardening findings (issue 9), each tried as an attacker would: exactly one line of
 /// error, a non-zero exit, and nothing changed in the store or around it.

@@ -2,6 +2,11 @@ import Foundation
 import XCTest
 import ZIPFoundation
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// Builds packages the way an attacker would: real opensnoop files, a schema and manifest
 /// edited as raw JSON (so they can hold what `pack` would refuse), hashes that match, and

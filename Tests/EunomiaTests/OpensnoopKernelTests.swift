@@ -2,6 +2,11 @@ import Foundation
 import Logging
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 struct OpenRecord {
     let pid: Int

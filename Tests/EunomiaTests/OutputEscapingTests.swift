@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// A plugin controls its schema's strings and the data it traces: neither may break a JSON line,
 /// a CSV record or the terminal a table (or a CSV file) is shown on.

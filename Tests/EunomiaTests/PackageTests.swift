@@ -2,6 +2,11 @@ import Foundation
 import XCTest
 import ZIPFoundation
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// Package verification and the store, using the opensnoop package `make build` produced.
 final class PackageTests: XCTestCase {

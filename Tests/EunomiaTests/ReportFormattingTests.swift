@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// Rows and histograms are collected until end_report, then sorted, limited and printed.
 final class ReportFormattingTests: XCTestCase {

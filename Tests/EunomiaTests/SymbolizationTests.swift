@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// Stack addresses become `func+0xoff [module]` from /proc/kallsyms and the ELF symbol tables
 /// of the files a process maps: the real tables of this machine, no fixtures.

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EunomiaHost
+@testable import EunomiaOutput
+@testable import EunomiaPackages
+@testable import EunomiaRecords
+@testable import EunomiaRuntime
+@testable import EunomiaSchema
 
 /// A process whose output is collected while it runs.
 final class LiveProcess: @unchecked Sendable {

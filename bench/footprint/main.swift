@@ -14,14 +14,14 @@ guard args.count >= 2, let seconds = Double(args[1]) else {
 do {
     let store = Store()
     let output = OutputBuffer(fd: open("/dev/null", O_WRONLY))
-    var trackers: [Tracker] = []
+    var trackers: [PluginInstance] = []
     for name in args.dropFirst(2) {
         let plugin = try store.resolve(name)
         // Idle: filtered on a command that never runs, where the tracker has that filter.
         let idle = plugin.schema.parameter(named: "comm") != nil ? ["comm=no-such-comm"] : []
         let params = try ResolvedParameters(schema: plugin.schema, assignments: idle)
         let formatter = EventFormatter(schema: plugin.schema, parameters: params, format: .json, output: output)
-        let tracker = try Tracker(library: PluginLibrary(path: plugin.libraryURL.path), configJSON: params.configJSON(),
+        let tracker = try PluginInstance(library: PluginLibrary(path: plugin.libraryURL.path), configJSON: params.configJSON(),
                                   bpfObject: plugin.bpfObjectURL, packageDirectory: plugin.directory, sink: formatter,
                                   logger: Logger(label: name))
         try tracker.start()

@@ -16,7 +16,7 @@ do {
     let output = OutputBuffer(fd: devnull)
     let formatter = EventFormatter(schema: schema, parameters: params, format: format, output: output)
     let library = try PluginLibrary(path: args[1])
-    let tracker = try Tracker(library: library, configJSON: "{\"count\":\(count)}", bpfObject: URL(fileURLWithPath: "/dev/null"),
+    let tracker = try PluginInstance(library: library, configJSON: "{\"count\":\(count)}", bpfObject: URL(fileURLWithPath: "/dev/null"),
                               packageDirectory: URL(fileURLWithPath: "/"), sink: formatter, logger: Logger(label: "bench"))
     try tracker.start()
     var usage0 = rusage()

@@ -1,3 +1,8 @@
+import EunomiaOutput
+import EunomiaPackages
+import EunomiaRecords
+import EunomiaRuntime
+import EunomiaSchema
 import Foundation
 import ZIPFoundation
 

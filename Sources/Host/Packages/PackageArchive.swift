@@ -1,5 +1,6 @@
 import CHostSupport
 import Crypto
+import EunomiaSchema
 import Foundation
 import ZIPFoundation
 
@@ -220,7 +221,7 @@ public enum PackageArchive {
         return (sha256Hex(data), Int64(data.count))
     }
 
-    static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
+    package static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         digest.map { String(format: "%02x", $0) }.joined()

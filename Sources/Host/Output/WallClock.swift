@@ -1,4 +1,6 @@
 import CHostSupport
+import EunomiaRecords
+import EunomiaSchema
 
 /// Converts bpf_ktime_get_ns() (CLOCK_MONOTONIC) to wall-clock text, caching the per-second part.
 final class WallClock {

@@ -1,4 +1,9 @@
 import CHostSupport
+import EunomiaOutput
+import EunomiaPackages
+import EunomiaRecords
+import EunomiaRuntime
+import EunomiaSchema
 import Foundation
 import Logging
 
@@ -43,7 +48,7 @@ public enum Runner {
             throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
         }
         let formatter = EventFormatter(schema: plugin.schema, parameters: parameters, format: format, output: output)
-        let tracker = try Tracker(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
+        let tracker = try PluginInstance(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
                                   packageDirectory: plugin.directory, sink: formatter, logger: logger)
         defer { tracker.destroy() }
         try tracker.start()

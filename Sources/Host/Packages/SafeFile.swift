@@ -1,4 +1,5 @@
 import Crypto
+import EunomiaSchema
 import Foundation
 
 /// Reading files that an attacker may have put in place: only regular files, opened without

@@ -1,4 +1,6 @@
 import CHostSupport
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 
 public enum OutputFormat: String, CaseIterable, Codable {

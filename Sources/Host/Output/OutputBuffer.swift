@@ -1,3 +1,5 @@
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 
 /// A reusable byte buffer that output is formatted into directly, flushed in large writes.

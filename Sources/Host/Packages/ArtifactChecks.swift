@@ -1,13 +1,14 @@
 import CHostSupport
+import EunomiaSchema
 import Foundation
 import PluginABI
 
 /// Checks on a package's files that need no code from the package to run.
-enum ArtifactChecks {
-    static let hostABI = ABIVersion(major: Int(EUNOMIA_ABI_MAJOR), minor: Int(EUNOMIA_ABI_MINOR))
+package enum ArtifactChecks {
+    package static let hostABI = ABIVersion(major: Int(EUNOMIA_ABI_MAJOR), minor: Int(EUNOMIA_ABI_MINOR))
 
     /// A plugin built for minor M runs on hosts with minor >= M of the same major.
-    static func checkABI(_ abi: ABIVersion, what: String) throws {
+    package static func checkABI(_ abi: ABIVersion, what: String) throws {
         guard abi.major == hostABI.major else {
             throw EunomiaError("\(what) was built for eunomia ABI \(abi); this host speaks ABI \(hostABI) (major versions must match)")
         }

@@ -1,3 +1,5 @@
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 
 /// How one field is rendered, worked out once from the schema. Trivially copyable (tables of

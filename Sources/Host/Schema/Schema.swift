@@ -229,7 +229,7 @@ public struct FieldSpec: Codable, Equatable {
     }
 
     /// Size of one histogram slot.
-    var slotSize: Int { element == .u64 ? 8 : 4 }
+    package var slotSize: Int { element == .u64 ? 8 : 4 }
 
     /// Widest table column a schema may ask for.
     static let maxWidth = 256
@@ -253,7 +253,7 @@ public struct FieldSpec: Codable, Equatable {
     public var btfMember: String { member ?? name }
 
     /// Literal text and field names of a template, in order.
-    static func parseTemplate(_ text: String) -> [(literal: String, field: String?)] {
+    package static func parseTemplate(_ text: String) -> [(literal: String, field: String?)] {
         var parts: [(String, String?)] = []
         var rest = Substring(text)
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
@@ -366,7 +366,7 @@ public struct FieldSpec: Codable, Equatable {
     }
 
     /// Whether the table shows this field with these parameters.
-    func visibleInTable(_ parameters: ResolvedParameters) -> Bool {
+    package func visibleInTable(_ parameters: ResolvedParameters) -> Bool {
         guard hidden != true else { return false }
         guard let c = whenCondition else { return true }
         return parameters.bool(c.parameter) != c.negated
@@ -451,7 +451,7 @@ public struct RecordLayout: Codable, Equatable {
     }
 }
 
-func describe(_ error: DecodingError) -> String {
+package func describe(_ error: DecodingError) -> String {
     func path(_ ctx: DecodingError.Context) -> String {
         let p = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         return p.isEmpty ? "top level" : String(p.drop(while: { $0 == "." }))

@@ -1,18 +1,9 @@
+import EunomiaPackages
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 import Logging
 import PluginABI
-
-/// Receives each record a plugin emits, on the thread that polls. Returns false to drop it.
-public protocol RecordSink: AnyObject {
-    func consume(recordID: UInt32, bytes: UnsafeRawBufferPointer) -> Bool
-    /// The records of kind row or histogram since the last call form one report, taken at
-    /// timestampNs (CLOCK_MONOTONIC).
-    func endReport(timestampNs: UInt64)
-}
-
-extension RecordSink {
-    public func endReport(timestampNs: UInt64) {}
-}
 
 public struct TrackerStats: Equatable {
     public var emitted: UInt64
@@ -56,7 +47,7 @@ private let logCallback: @convention(c) (UnsafeMutableRawPointer?, Int32, Unsafe
 
 /// One instance of a plugin: create -> start -> poll* -> stop -> destroy. Not thread-safe:
 /// the owner calls it from one thread at a time, as the ABI requires.
-public final class Tracker {
+public final class PluginInstance {
     public let library: PluginLibrary
     private let context: CallbackContext
     private let hostAPI: UnsafeMutablePointer<eunomia_host_api>
@@ -75,8 +66,8 @@ public final class Tracker {
             abi_major: UInt16(EUNOMIA_ABI_MAJOR), abi_minor: UInt16(EUNOMIA_ABI_MINOR),
             host_ctx: Unmanaged.passUnretained(context).toOpaque(),
             emit: emitCallback, log: logCallback, end_report: endReportCallback))
-        errorBuffer = .allocate(capacity: Tracker.errorSize)
-        errorBuffer.initialize(repeating: 0, count: Tracker.errorSize)
+        errorBuffer = .allocate(capacity: PluginInstance.errorSize)
+        errorBuffer.initialize(repeating: 0, count: PluginInstance.errorSize)
 
         var out: OpaquePointer?
         let status = configJSON.withCString { config in
@@ -85,7 +76,7 @@ public final class Tracker {
                     var args = eunomia_create_args(
                         struct_size: UInt32(MemoryLayout<eunomia_create_args>.size), reserved: 0,
                         config_json: config, bpf_object_path: bpf, package_dir: dir, host: hostAPI)
-                    return library.table.pointee.create(&args, &out, errorBuffer, Tracker.errorSize)
+                    return library.table.pointee.create(&args, &out, errorBuffer, PluginInstance.errorSize)
                 }
             }
         }
@@ -100,7 +91,7 @@ public final class Tracker {
     }
 
     public func start() throws {
-        try check("start", library.table.pointee.start(instance, errorBuffer, Tracker.errorSize))
+        try check("start", library.table.pointee.start(instance, errorBuffer, PluginInstance.errorSize))
         started = true
     }
 
@@ -108,14 +99,14 @@ public final class Tracker {
     @discardableResult
     public func poll(timeoutMs: Int32) throws -> UInt64 {
         var delivered: UInt64 = 0
-        try check("poll", library.table.pointee.poll(instance, timeoutMs, &delivered, errorBuffer, Tracker.errorSize))
+        try check("poll", library.table.pointee.poll(instance, timeoutMs, &delivered, errorBuffer, PluginInstance.errorSize))
         return delivered
     }
 
     public func stop() throws {
         guard started else { return }
         started = false
-        try check("stop", library.table.pointee.stop(instance, errorBuffer, Tracker.errorSize))
+        try check("stop", library.table.pointee.stop(instance, errorBuffer, PluginInstance.errorSize))
     }
 
     public func stats() -> TrackerStats {
@@ -144,7 +135,7 @@ public final class Tracker {
     }
 
     private func failure(_ call: String, _ status: eunomia_status) -> EunomiaError {
-        errorBuffer[Tracker.errorSize - 1] = 0
+        errorBuffer[PluginInstance.errorSize - 1] = 0
         let detail = String(cString: errorBuffer)
         let code = String(cString: eunomia_status_name(status))
         return EunomiaError("\(library.name) \(call) failed: \(detail.isEmpty ? code : detail)")

@@ -1,3 +1,4 @@
+import EunomiaSchema
 import Foundation
 import ZIPFoundation
 

@@ -1,3 +1,4 @@
+import EunomiaSchema
 import Foundation
 
 /// An installed build whose files were checked against its manifest just now, with the

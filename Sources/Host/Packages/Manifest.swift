@@ -1,3 +1,4 @@
+import EunomiaSchema
 import Foundation
 
 /// manifest.json, the first thing read from a package (docs/package-format.md).

@@ -1,4 +1,7 @@
 import CHostSupport
+import EunomiaPackages
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 import Logging
 

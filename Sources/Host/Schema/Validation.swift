@@ -26,7 +26,7 @@ public enum Validate {
         + #"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"#
 
     /// What a schema and its manifest both declare, checked the same way in both.
-    static func identity(name: String, version: String, description: String, abi: ABIVersion, requires: Requirements?,
+    package static func identity(name: String, version: String, description: String, abi: ABIVersion, requires: Requirements?,
                          _ fail: (String) -> EunomiaError) throws {
         guard isPluginName(name) else {
             throw fail("name \(name.quotedForError) must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
@@ -65,13 +65,13 @@ public enum Validate {
     }
 
     /// A SHA-256 as the manifest writes it: 64 lower-case hex digits.
-    static func isSHA256(_ s: String) -> Bool {
+    package static func isSHA256(_ s: String) -> Bool {
         let u = Array(s.utf8)
         return u.count == 64 && u.allSatisfy { isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
     }
 
     /// A build id: the first 12 lower-case hex digits of a package digest.
-    static func isBuildID(_ s: String) -> Bool {
+    package static func isBuildID(_ s: String) -> Bool {
         let u = Array(s.utf8)
         return u.count == 12 && u.allSatisfy { isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
     }
@@ -120,7 +120,7 @@ extension String {
 
     /// The string quoted for an error message, with anything unsafe for a terminal escaped
     /// and long input cut, so an error about hostile input is itself one safe line.
-    var quotedForError: String {
+    package var quotedForError: String {
         var out = "'"
         for (i, c) in unicodeScalars.enumerated() {
             if i >= 80 { out += "..."; break }

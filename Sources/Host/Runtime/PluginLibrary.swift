@@ -1,9 +1,12 @@
+import EunomiaPackages
+import EunomiaRecords
+import EunomiaSchema
 import Foundation
 import PluginABI
 
 /// A plugin's shared library, opened with RTLD_NOW | RTLD_LOCAL so two versions of one
 /// plugin never interpose on each other. Closed (dlclose) when the last reference goes,
-/// which is after every Tracker created from it has been destroyed.
+/// which is after every PluginInstance created from it has been destroyed.
 public final class PluginLibrary {
     public let path: String
     public let abi: ABIVersion

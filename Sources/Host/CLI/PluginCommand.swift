@@ -1,0 +1,11 @@
+import ArgumentParser
+import CHostSupport
+import EunomiaHost
+import Foundation
+import Logging
+
+struct Plugin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install, inspect, remove and pack tracker plugins.",
+        subcommands: [Install.self, List.self, Info.self, Remove.self, Pack.self])
+}

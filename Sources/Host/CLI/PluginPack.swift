@@ -1,0 +1,25 @@
+import ArgumentParser
+import CHostSupport
+import EunomiaHost
+import Foundation
+import Logging
+
+extension Plugin {
+    struct Pack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pack a plugin build directory into a .pkg file.",
+            discussion: "DIR holds schema.json, one *.so and one *.bpf.o. The schema's record layouts are checked against the BPF object's BTF.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Build directory of the plugin.") var directory: String
+        @Option(name: .shortAndLong, help: "Output file, or a directory to write NAME-VERSION.pkg into.") var output: String
+
+        func run() throws {
+            _ = try global.setUp()
+            try reportingErrors {
+                let written = try PackageArchive.pack(directory: URL(fileURLWithPath: directory),
+                                                      output: URL(fileURLWithPath: output, isDirectory: output.hasSuffix("/")))
+                print("packed \(written.path)")
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import CHostSupport
+import EunomiaHost
+import Foundation
+import Logging
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an installed tracker and print its events until Ctrl-C.",
+        discussion: """
+            Events go to stdout; diagnostics and the final summary (events, lost) to stderr.
+            Parameters come from the plugin's schema (see: eunomia plugin info NAME).
+
+            Examples:
+              eunomia run opensnoop                          all opens, as a table
+              eunomia run opensnoop --pid 1234 -o json       one process, JSON lines
+              eunomia run opensnoop@0.1.0 --param failed     only failed opens, pinned version
+              eunomia run opensnoop --duration 10 -o csv > opens.csv
+              eunomia run syscount --interval 5              top syscalls every 5 s
+              eunomia run profile --pid 1234 --duration 30 --folded > stacks.folded
+
+            Aggregating trackers (syscount, biolatency, memleak, profile, ...) print a report every --interval seconds and a final one when stopped (Ctrl-C or --duration).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Installed plugin: NAME (highest version) or NAME@VERSION.")
+    var plugin: String
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("Set a plugin parameter; a bare KEY sets a boolean to true. Repeatable.", valueName: "key=value"))
+    var params: [String] = []
+
+    // .unconditional: a value such as -1 reaches the check below (which names what is wrong)
+    // instead of being taken for an option ("Missing value").
+    @Option(parsing: .unconditional, help: "Trace only this process id (the plugin's pid parameter).",
+            transform: { try CLIValue.integer($0, what: "a process id", in: 1...UInt32.max) })
+    var pid: UInt32?
+
+    @Option(parsing: .unconditional, help: "Trace only this command name (the plugin's comm parameter).")
+    var comm: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line), csv, or folded (stacks as 'comm;outer;...;inner count' lines for flame graphs).")
+    var format: OutputFormat = .table
+
+    @Flag(help: "Same as -o folded.")
+    var folded = false
+
+    @Option(parsing: .unconditional, help: "Seconds between reports of an aggregating tracker (its interval parameter); 0 reports only at the end.",
+            transform: { try CLIValue.integer($0, what: "a number of seconds", in: 0...86400) })
+    var interval: UInt32?
+
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (fractions allowed, at most ten years).",
+            transform: { try CLIValue.duration($0) })
+    var duration: Double?
+
+    func run() throws {
+        let (store, logger) = try global.setUp()
+        try reportingErrors {
+            let installed = try store.resolve(plugin)
+            var assignments = params
+            if let pid { assignments.append("pid=\(pid)") }
+            if let comm { assignments.append("comm=\(comm)") }
+            if let interval { assignments.append("interval=\(interval)") }
+            let parameters = try ResolvedParameters(schema: installed.schema, assignments: assignments)
+            eh_install_stop_signals()
+            let output = OutputBuffer(fd: STDOUT_FILENO)
+            let summary = try Runner.run(plugin: installed, parameters: parameters, format: folded ? .folded : format, duration: duration,
+                                         output: output, outputFD: STDOUT_FILENO, logger: logger, shouldStop: { eh_stop_requested() != 0 })
+            let what = summary.reports.map { "\($0) report\($0 == 1 ? "" : "s")" } ?? "\(summary.events) events"
+            var line = String(format: "%@: %@, %llu lost in %.1fs", installed.reference, what, summary.lost, summary.seconds)
+            if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
+            if summary.lost > 0 { line += " (raise --param ringbuf_kb to lose fewer)" }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+}
+

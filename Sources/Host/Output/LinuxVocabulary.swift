@@ -1,0 +1,98 @@
+import EunomiaRecords
+import EunomiaSchema
+import Foundation
+
+// Linux vocabularies the display hints name: open flags, signals, errnos, IP addresses.
+
+/// open(2) flags by name (Linux generic values, as on x86_64 and arm64).
+enum OpenFlags {
+    static let names: [(UInt64, StaticString)] = [
+        (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
+        (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"),
+        (0o100000, "O_LARGEFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+        (0o2000000, "O_CLOEXEC"), (0o4000000, "__O_SYNC"), (0o10000000, "O_PATH"), (0o20000000, "__O_TMPFILE"),
+    ]
+
+    static func append(_ flags: UInt64, to out: OutputBuffer) {
+        switch flags & 3 {
+        case 0: out.append(StaticString("O_RDONLY"))
+        case 1: out.append(StaticString("O_WRONLY"))
+        case 2: out.append(StaticString("O_RDWR"))
+        default: out.append(StaticString("O_ACCMODE"))
+        }
+        var rest = flags & ~3
+        guard rest != 0 else { return }
+        for (bit, name) in names where rest & bit != 0 {
+            out.append(UInt8(ascii: "|"))
+            out.append(name)
+            rest &= ~bit
+        }
+        if rest != 0 {
+            out.append(StaticString("|0"))
+            out.appendRadix(rest, radix: 8)
+        }
+    }
+}
+
+enum Signals {
+    static let names: [StaticString] = [
+        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
+        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
+        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ]
+
+    static func append(_ signal: Int64, to out: OutputBuffer) {
+        if signal >= 0 && signal < names.count {
+            out.append(names[Int(signal)])
+        } else if signal >= 32 && signal <= 64 {
+            out.append(StaticString("SIGRT"))
+            out.appendDecimal(signal - 32)
+        } else {
+            out.appendDecimal(signal)
+        }
+    }
+}
+
+/// Linux errno names (asm-generic), indexed by number; "" where a number has none.
+enum Errnos {
+    static let names: [StaticString] = [
+        "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD", "EAGAIN",
+        "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL",
+        "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM",
+        "ERANGE", "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG", "EIDRM",
+        "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI", "EL2HLT", "EBADE", "EBADR",
+        "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT", "ENOSTR", "ENODATA", "ETIME", "ENOSR", "ENONET",
+        "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP", "EDOTDOT", "EBADMSG",
+        "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD", "ELIBSCN", "ELIBMAX", "ELIBEXEC",
+        "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ", "EMSGSIZE", "EPROTOTYPE",
+        "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT",
+        "EADDRINUSE", "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET",
+        "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED", "EHOSTDOWN",
+        "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM", "ENAVAIL", "EISNAM", "EREMOTEIO",
+        "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED", "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED",
+        "EOWNERDEAD", "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
+    ]
+
+    /// The name of -value when value is a known negative errno (a syscall's failure).
+    static func name(ofResult value: Int64) -> StaticString? {
+        guard value < 0, value > -Int64(names.count), names[Int(-value)].utf8CodeUnitCount > 0 else { return nil }
+        return names[Int(-value)]
+    }
+}
+
+enum IPAddress {
+    /// ::ffff:a.b.c.d
+    static func isV4Mapped(_ raw: UnsafeRawBufferPointer) -> Bool {
+        raw.count == 16 && raw[10] == 0xFF && raw[11] == 0xFF && raw[0..<10].allSatisfy { $0 == 0 }
+    }
+
+    static func append(_ raw: UnsafeRawBufferPointer, to out: OutputBuffer) {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = raw.count == 4 ? AF_INET : AF_INET6
+        guard inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) != nil else {
+            out.append(StaticString("?"))
+            return
+        }
+        text.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[..<strlen(text)])) }
+    }
+}
