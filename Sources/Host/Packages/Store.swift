@@ -214,23 +214,25 @@ public struct Store {
         }
     }
 
-    /// NAME picks the highest installed version; NAME@VERSION that version (newest install if several builds).
+    /// NAME picks the highest installed version; NAME@VERSION that version (newest install if
+    /// several builds); NAME@RANGE (^1.2, ~1.2, >=1.0.0 <2.0.0, latest) the highest it admits.
     public func resolve(_ reference: String) throws -> InstalledPlugin {
-        let (name, version) = try Store.parse(reference)
+        let (name, requirement) = try Store.parseRequirement(reference)
+        let version = requirement.exactVersion
         let contents = scan()
         let all = contents.plugins.filter { $0.name == name }
-        let candidates = all.filter { version == nil || $0.semver == version }
+        let candidates = all.filter { requirement.admits($0.semver) }
         if let newest = candidates.max(by: { ($0.semver, modified($0.directory)) < ($1.semver, modified($1.directory)) }) {
             return newest
         }
-        let broken = contents.damaged.filter { $0.name == name && (version == nil || $0.version == version) }
+        let broken = contents.damaged.filter { $0.name == name && ($0.version.map(requirement.admits) ?? (version == nil)) }
         if let d = broken.first {
             throw EunomiaError("\(reference) is damaged in \(root.path) (\(d.path): \(d.reason)); remove it with: eunomia plugin remove \(reference), then install the package again")
         }
         guard !all.isEmpty else {
-            throw EunomiaError("plugin '\(name)' is not installed in \(root.path) (install it with: eunomia plugin install FILE.pkg)")
+            throw EunomiaError("plugin '\(name)' is not installed in \(root.path) (install it with: eunomia plugin install FILE.pkg)", kind: .notFound)
         }
-        throw EunomiaError("\(reference) is not installed (installed: \(all.map(\.version).joined(separator: ", ")))")
+        throw EunomiaError("\(reference) is not installed (installed: \(all.map(\.version).joined(separator: ", ")))", kind: .notFound)
     }
 
     /// Removes one version (NAME@VERSION) or every version (NAME), damaged builds included.
@@ -254,6 +256,19 @@ public struct Store {
         let nameDir = pluginsDir.appendingPathComponent(name)
         if (try? FileManager.default.contentsOfDirectory(atPath: nameDir.path))?.isEmpty == true { rmdir(nameDir.path) }
         return dirs.map(\.1)
+    }
+
+    /// NAME or NAME@REQUIREMENT (VersionRequirement), each checked against its grammar.
+    static func parseRequirement(_ reference: String) throws -> (String, VersionRequirement) {
+        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, Validate.isPluginName(name) else {
+            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
+        }
+        guard parts.count == 2 else { return (name, .any) }
+        guard let requirement = VersionRequirement.parse(parts[1]) else {
+            throw EunomiaError("\(parts[1].quotedForError) in \(reference.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
+        }
+        return (name, requirement)
     }
 
     /// NAME or NAME@VERSION, each checked against its grammar.
