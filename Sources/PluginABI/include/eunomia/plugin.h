@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define EUNOMIA_ABI_MAJOR 1
-#define EUNOMIA_ABI_MINOR 1
+#define EUNOMIA_ABI_MINOR 2
 
 /* Name of the single symbol a plugin exports. */
 #define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
@@ -109,6 +109,24 @@ struct eunomia_stats {
     uint64_t events_lost;    /* records dropped before the host saw them (ring buffer full, host refusal) */
 };
 
+/* ABI 1.2: one map a successor reuses in a hot swap (see handover). */
+struct eunomia_map_handover {
+    const char *name;      /* map name, the same in both BPF objects */
+    int32_t fd;            /* the predecessor's map; borrowed (the instance dups it if it keeps it) */
+    eunomia_status result; /* out: EUNOMIA_OK reused; EUNOMIA_ERR_INVALID_ARGUMENT no such map here, or
+                              its type, key size, value size, max entries or flags differ (then the
+                              instance creates its own and logs one line saying which differs) */
+};
+
+/* ABI 1.2: what a successor takes over from the instance it replaces. Set by the host. */
+struct eunomia_handover {
+    uint32_t struct_size;
+    uint32_t generation; /* the predecessor's generation + 1; a first instance is generation 0 */
+    uint32_t n_maps;
+    uint32_t reserved;
+    struct eunomia_map_handover *maps; /* n_maps entries, owned by the host */
+};
+
 /* Opaque per-instance state, allocated by create and freed by destroy. */
 typedef struct eunomia_instance eunomia_instance;
 
@@ -145,6 +163,24 @@ struct eunomia_plugin {
     void (*destroy)(eunomia_instance *inst);
     /* Fill stats; callable between create and destroy. */
     eunomia_status (*get_stats)(eunomia_instance *inst, struct eunomia_stats *stats);
+
+    /* ---- ABI 1.2; each may be NULL (the host then does without) ---- */
+    /* A descriptor the host waits on (poll/epoll for POLLIN) instead of calling poll on a
+     * timer: readable when poll(inst, 0, ...) has records to deliver or a report is due. Valid
+     * from a successful start until stop; owned by the instance. -1: none (the host polls on a
+     * timer). */
+    int32_t (*wait_fd)(eunomia_instance *inst);
+    /* fd of the instance's BPF map `name` (valid from start until destroy, owned by the
+     * instance); -1 when it has none. The host hands such fds to a successor in a hot swap. */
+    int32_t (*map_fd)(eunomia_instance *inst, const char *name);
+    /* Between create and start: reuse the running predecessor's maps listed in h instead of
+     * creating them, and take the swap generation h->generation. h is borrowed for the call;
+     * per-map outcomes are written to h->maps[i].result. */
+    eunomia_status (*handover)(eunomia_instance *inst, struct eunomia_handover *h, char *err, size_t err_size);
+    /* Like stop, for an instance a successor replaces in a hot swap: detach every program and
+     * hand over the records already in the ring buffer, but emit no final report: the
+     * successor carries the state on (its maps were handed over) and reports it. */
+    eunomia_status (*retire)(eunomia_instance *inst, char *err, size_t err_size);
 };
 
 /*
