@@ -13,7 +13,7 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
+.PHONY: all build host plugins packages swap-check install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
 
@@ -52,6 +52,15 @@ $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULES,$(p))))
 plugins: $(foreach p,$(PLUGINS),$(BUILD)/plugins/$(p)/$(p).bpf.o $(BUILD)/plugins/$(p)/$(p).so)
 
 packages: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
+
+# A hot swap of opensnoop against the kernel, as the host runs it (ABI 1.2): every open is
+# reported exactly once across the two versions. Needs root; run build/tests/swap_check.
+$(BUILD)/tests/swap_check: Tests/Fixtures/swap_check.c $(HELPER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -ISources/PluginABI/include $< -o $@ -ldl -lbpf
+
+swap-check: $(BUILD)/tests/swap_check $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/plugins/opensnoop/opensnoop.so
+	$(BUILD)/tests/swap_check
 
 # Debian 12 packages the build and the tests need, and the filesystems tracing needs.
 install-deps:

@@ -41,9 +41,22 @@ struct {
     __type(value, __u64);
 } eunomia_lost SEC(".maps");
 
-/* Waking the consumer for every record costs more than the record itself under load. Below
- * this much pending data the record waits for the consumer's next poll (at most the host's
- * poll timeout, 100 ms); above it the consumer is woken at once. */
+/* "The consumer is asleep": set by the helper (through an mmap of this map) at the end of every
+ * poll, once it has emptied the ring buffer, and cleared by the first record written after
+ * that, which wakes the consumer. So an idle consumer is woken by the first record at once,
+ * and a busy one is not woken per record: the records written while it works wait for its
+ * next poll. Per instance: never carried over in a hot swap. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __type(key, __u32);
+    __type(value, __u32);
+} eunomia_wakeup SEC(".maps");
+
+/* Waking the consumer for every record costs more than the record itself under load. Unless
+ * the consumer is asleep (eunomia_wakeup), a record below this much pending data waits for the
+ * consumer's next poll; above it the consumer is woken at once. */
 #ifndef EUNOMIA_WAKEUP_BYTES
 #define EUNOMIA_WAKEUP_BYTES (64 * 1024)
 #endif
@@ -52,14 +65,28 @@ struct {
  * size may vary per record (trailing strings); it must be provably <= max_size. */
 static __always_inline long eunomia_output(void *data, __u64 size)
 {
-    __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EUNOMIA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-                                                                                         : BPF_RB_NO_WAKEUP;
+    __u32 zero = 0;
+    volatile __u32 *asleep = bpf_map_lookup_elem(&eunomia_wakeup, &zero);
+    __u64 flags;
+    if (asleep && *asleep) {
+        *asleep = 0;
+        flags = BPF_RB_FORCE_WAKEUP;
+    } else {
+        flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EUNOMIA_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                   : BPF_RB_NO_WAKEUP;
+    }
     long err = bpf_ringbuf_output(&events, data, size, flags);
     if (err) {
-        __u32 zero = 0;
         __u64 *lost = bpf_map_lookup_elem(&eunomia_lost, &zero);
         if (lost)
             *lost += 1;
+    } else if (flags == BPF_RB_NO_WAKEUP && asleep && *asleep) {
+        /* The consumer went to sleep between the check above and the commit, and may have
+         * looked at the ring buffer before this record was in it. The commit is a full barrier
+         * and so is the consumer's store: either it saw the record or this sees the flag. Wake
+         * it with an empty record, which the helper skips. */
+        *asleep = 0;
+        bpf_ringbuf_output(&events, &zero, 0, BPF_RB_FORCE_WAKEUP);
     }
     return err;
 }
@@ -112,6 +139,59 @@ static __always_inline bool eunomia_task_allowed(void)
         }
     }
     return true;
+}
+
+/* ---- Hot swap (ABI 1.2): two versions attached at once, each event delivered by one ----
+ *
+ * The host sets eunomia_generation (through handover) and shares eunomia_cutover between the
+ * two versions. Slot g & 1 holds the time from which generation g owns events, slot
+ * (g + 1) & 1 the time from which its successor (or, before any swap, its predecessor) does.
+ * Generation g owns time t iff
+ *
+ *     t >= start && (next <= start || t < next),  start = slot[g & 1], next = slot[(g + 1) & 1]
+ *
+ * Both slots 0 at first: generation 0 owns every t. A swap from g to g + 1 writes
+ * slot[(g + 1) & 1] = UINT64_MAX, loads and attaches g + 1, takes T = CLOCK_MONOTONIC now and
+ * writes slot[(g + 1) & 1] = T:
+ *
+ *   g = 0 -> 1: slots (0, 0): gen 0 owns all. slot[1] = MAX: gen 0 has start 0, next MAX, owns
+ *     t < MAX (all); gen 1 has start MAX, next 0 <= MAX, owns t >= MAX (none). slot[1] = T:
+ *     gen 0 owns [0, T), gen 1 (start T, next 0 <= T) owns [T, inf).
+ *   g = 1 -> 2: slots (0, T). slot[0] = MAX: gen 1 (start T, next MAX) owns [T, MAX), all of its
+ *     time; gen 2 (start MAX, next T <= MAX) owns t >= MAX (none). slot[0] = T2 > T: gen 1 owns
+ *     [T, T2), gen 2 (start T2, next T <= T2) owns [T2, inf).
+ *   g = 2 -> 3: slots (T2, T). slot[1] = MAX: gen 2 (start T2, next MAX) owns [T2, MAX); gen 3
+ *     (start MAX, next T2) none. slot[1] = T3 > T2: gen 2 owns [T2, T3), gen 3 owns [T3, inf).
+ *
+ * Only two consecutive generations may be attached at once (the host stops g before it starts
+ * the swap to g + 2): g and g + 2 read the same slots. A map lookup that fails counts as owned.
+ */
+const volatile __u32 eunomia_generation = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __type(value, __u64);
+} eunomia_cutover SEC(".maps");
+
+/* True when this instance owns the current moment: emit or count only then. For a tracker
+ * that pairs an entry with an exit through a map, the entry always records and the exit asks
+ * this before it looks the entry up: when not owned, it returns and leaves the entry for the
+ * other version. */
+static __always_inline bool eunomia_owned(void)
+{
+    __u32 mine = eunomia_generation & 1, theirs = mine ^ 1;
+    volatile __u64 *s = bpf_map_lookup_elem(&eunomia_cutover, &mine);
+    volatile __u64 *n = bpf_map_lookup_elem(&eunomia_cutover, &theirs);
+    if (!s || !n)
+        return true;
+    /* The slots first, then the clock: a program that sees the new slot value T was run after
+     * the host took T, so it reads a clock >= T. (volatile loads; the helper call keeps them
+     * before it, and the kernel's clock read is ordered after them.) */
+    __u64 start = *s, next = *n;
+    __u64 t = bpf_ktime_get_ns();
+    return t >= start && (next <= start || t < next);
 }
 
 #endif

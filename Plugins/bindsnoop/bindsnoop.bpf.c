@@ -15,7 +15,7 @@
 
 /* Record id 0 in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts; /* bpf_ktime_get_ns at syscall entry */
     __u32 pid;
     __s32 ret;
     __u32 bound_dev_if;
@@ -28,8 +28,10 @@ struct event {
     char comm[TASK_COMM_LEN];
 };
 
+/* From entry to exit, per thread; carried over in a hot swap. */
 struct args {
     const void *uaddr;
+    __u64 ts;
     __s32 fd;
 };
 
@@ -56,7 +58,7 @@ int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
     if (!eunomia_task_allowed())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct args a = { .uaddr = (const void *)ctx->args[1], .fd = (__s32)ctx->args[0] };
+    struct args a = { .uaddr = (const void *)ctx->args[1], .ts = bpf_ktime_get_ns(), .fd = (__s32)ctx->args[0] };
     bpf_map_update_elem(&start, &tid, &a, BPF_ANY);
     return 0;
 }
@@ -75,6 +77,9 @@ static __always_inline struct sock *fd_sock(__s32 fd)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct args *a = bpf_map_lookup_elem(&start, &tid);
@@ -116,7 +121,7 @@ int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
     }
     if (targ_port && e->port != targ_port)
         goto cleanup;
-    e->ts = bpf_ktime_get_ns();
+    e->ts = a->ts;
     e->pid = id >> 32;
     e->ret = ctx->ret;
     bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -12,7 +12,7 @@ const volatile bool targ_ms = false;
 const volatile bool filter_dev = false;
 const volatile __u32 targ_dev = 0;
 
-/* Start time of each request in flight. */
+/* Start time of each request in flight. Carried over in a hot swap, with hists. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
@@ -61,6 +61,9 @@ static __always_inline int rq_start(struct request *rq, bool issue)
 
 static __always_inline int rq_done(struct request *rq)
 {
+    /* Not ours (hot swap): the start time stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 *tsp = bpf_map_lookup_elem(&start, &rq);
     if (!tsp)
         return 0;

@@ -8,7 +8,7 @@
 
 /* Record id 0 in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts; /* bpf_ktime_get_ns at syscall entry */
     __u32 pid;
     __u32 ppid;
     __u32 uid;
@@ -32,7 +32,7 @@ const volatile __u32 targ_max_args = 20;
 static const struct slot empty_slot = {};
 
 /* Argv must be copied at entry: a successful exec replaces the memory it lives in.
- * Not preallocated: only execs in flight take memory. */
+ * Not preallocated: only execs in flight take memory. Carried over in a hot swap. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
@@ -51,6 +51,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
         return 0;
     struct event *e = &s->e;
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    e->ts = bpf_ktime_get_ns();
     e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 
     /* argv[0] is often not the path; like libbpf-tools, show the path executed first. */
@@ -93,6 +94,9 @@ done:
 
 static __always_inline int leave(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct slot *s = bpf_map_lookup_elem(&execs, &tid);
@@ -102,7 +106,6 @@ static __always_inline int leave(long ret)
     if ((!targ_fails && ret < 0) || !eunomia_task_allowed())
         goto cleanup;
     struct event *e = &s->e;
-    e->ts = bpf_ktime_get_ns();
     e->pid = id >> 32;
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->ret = ret;

@@ -44,6 +44,9 @@ int handle_exit(void *ctx)
     int code = BPF_CORE_READ(task, exit_code);
     if (targ_failed && code == 0)
         return 0;
+    /* Hot swap: only the version that owns this moment reports it. */
+    if (!eunomia_owned())
+        return 0;
 
     __u32 zero = 0;
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);

@@ -19,7 +19,8 @@ struct {
     __type(value, struct file_stat);
 } stats SEC(".maps");
 
-/* The file each thread is reading or writing, from entry to exit. */
+/* The file each thread is reading or writing, from entry to exit. Carried over in a hot swap,
+ * with stats. */
 struct pending {
     struct file_id id;
     __u32 write;
@@ -95,6 +96,9 @@ static __always_inline int enter(__u64 fd, __u32 write)
 
 static __always_inline int leave(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct pending *p = bpf_map_lookup_elem(&inflight, &tid);
     if (!p)

@@ -65,7 +65,8 @@ static __always_inline int alloc_enter(__u64 size)
     return 0;
 }
 
-static __always_inline int alloc_exit(void *ctx, __u64 address)
+/* The caller has checked eunomia_owned(). */
+static __always_inline int record_alloc(void *ctx, __u64 address)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     __u64 *size = bpf_map_lookup_elem(&sizes, &tid);
@@ -80,6 +81,16 @@ static __always_inline int alloc_exit(void *ctx, __u64 address)
     return 0;
 }
 
+static __always_inline int alloc_exit(void *ctx, __u64 address)
+{
+    /* Not ours (hot swap): the size stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
+    return record_alloc(ctx, address);
+}
+
+/* Both versions delete (allocs is shared in a hot swap): deleting twice is harmless, and a
+ * free must not be missed by either. */
 static __always_inline int release(__u64 address)
 {
     bpf_map_delete_elem(&allocs, &address);
@@ -130,6 +141,9 @@ int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t siz
 SEC("uretprobe")
 int BPF_KRETPROBE(posix_memalign_exit, int ret)
 {
+    /* One decision for both entry maps (memptrs, then sizes in record_alloc). */
+    if (!eunomia_owned())
+        return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     __u64 *out = bpf_map_lookup_elem(&memptrs, &tid);
     __u64 address = 0;
@@ -138,7 +152,7 @@ int BPF_KRETPROBE(posix_memalign_exit, int ret)
     if (ret == 0)
         bpf_probe_read_user(&address, sizeof(address), (void *)*out);
     bpf_map_delete_elem(&memptrs, &tid);
-    return alloc_exit(ctx, address);
+    return record_alloc(ctx, address);
 }
 
 SEC("uprobe")
@@ -164,7 +178,7 @@ int BPF_KRETPROBE(pvalloc_exit, void *ret) { return alloc_exit(ctx, (__u64)ret);
 /* Kernel mode: the tracepoints report the allocation and its result in one event. */
 static __always_inline int kernel_alloc(void *ctx, __u64 address, __u64 size)
 {
-    if (!address || size < min_size || size > max_size || !eunomia_task_allowed())
+    if (!address || size < min_size || size > max_size || !eunomia_task_allowed() || !eunomia_owned())
         return 0;
     if (sample_rate > 1 && bpf_ktime_get_ns() % sample_rate != 0)
         return 0;

@@ -10,7 +10,7 @@ enum op { OP_MOUNT, OP_UMOUNT, OP_FSOPEN, OP_FSCONFIG, OP_FSMOUNT, OP_MOVE_MOUNT
 /* Record id 0 in schema.json. The string members hold whatever each call names: see the
  * per-op templates in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts;    /* bpf_ktime_get_ns at syscall entry */
     __u64 delta; /* ns from entry to exit */
     __u64 flags;
     __u32 pid;
@@ -33,7 +33,8 @@ struct call {
     __u32 data_len;
 };
 
-/* Strings are read at entry (the caller's memory), the record leaves at exit with the result. */
+/* Strings are read at entry (the caller's memory), the record leaves at exit with the result.
+ * Carried over in a hot swap. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 1024);
@@ -85,14 +86,15 @@ static __always_inline void read_data(struct call *c, const void *src)
 
 static __always_inline int finish(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct call *c = bpf_map_lookup_elem(&inflight, &tid);
     if (!c)
         return 0;
     struct event *e = &c->e;
-    __u64 now = bpf_ktime_get_ns();
-    e->delta = now - e->ts;
-    e->ts = now;
+    e->delta = bpf_ktime_get_ns() - e->ts;
     e->ret = ret;
     eunomia_output_tail(e, data, c->data_len);
     bpf_map_delete_elem(&inflight, &tid);

@@ -57,6 +57,9 @@ int BPF_KPROBE(oom_kill_process_entry, struct oom_control *oc)
 SEC("tracepoint/oom/mark_victim")
 int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 {
+    /* Not ours (hot swap): the kprobe's context stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u32 zero = 0;
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)

@@ -6,7 +6,7 @@
 
 /* Record id 0 in schema.json; the host checks the layout against this struct's BTF. */
 struct event {
-    __u64 ts;    /* bpf_ktime_get_ns at syscall exit */
+    __u64 ts;    /* bpf_ktime_get_ns at syscall entry, where the open begins */
     __u64 flags; /* open flags */
     __u32 pid;
     __u32 tid;
@@ -18,9 +18,13 @@ struct event {
     char path[PATH_LEN];
 };
 
+/* What the entry saw, per thread, until the exit. Carried over in a hot swap (schema.json
+ * swap.carry_maps): an open in flight at the cutover is reported by the version that owns
+ * its exit. */
 struct args {
     const char *path;
     __u64 flags;
+    __u64 ts;
     __u32 mode;
 };
 
@@ -46,13 +50,16 @@ static __always_inline int enter(const char *path, __u64 flags, __u32 mode)
     if (!eunomia_task_allowed())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct args a = { .path = path, .flags = flags, .mode = mode };
+    struct args a = { .path = path, .flags = flags, .ts = bpf_ktime_get_ns(), .mode = mode };
     bpf_map_update_elem(&start, &tid, &a, BPF_ANY);
     return 0;
 }
 
 static __always_inline int record_exit(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct args *a = bpf_map_lookup_elem(&start, &tid);
@@ -65,7 +72,7 @@ static __always_inline int record_exit(long ret)
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)
         goto cleanup;
-    e->ts = bpf_ktime_get_ns();
+    e->ts = a->ts;
     e->flags = a->flags;
     e->mode = a->mode;
     e->pid = id >> 32;

@@ -32,6 +32,10 @@ int do_sample(struct bpf_perf_event_data *ctx)
         return 0;
     if (!eunomia_task_allowed())
         return 0;
+    /* Hot swap: each version samples on its own perf events; a sample counts only in the
+     * version that owns its moment, so the two together sample at the set frequency. */
+    if (!eunomia_owned())
+        return 0;
 
     struct profile_key key = { .pid = id >> 32 };
     bpf_get_current_comm(key.comm, sizeof(key.comm));

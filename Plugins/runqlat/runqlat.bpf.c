@@ -11,7 +11,7 @@ const volatile bool targ_per_process = false;
 const volatile bool targ_per_thread = false;
 const volatile bool targ_ms = false;
 
-/* When each thread became runnable. */
+/* When each thread became runnable. Carried over in a hot swap, with hists. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
@@ -56,6 +56,9 @@ static __always_inline void switch_to(struct task_struct *prev, struct task_stru
     if (task_state(prev) == TASK_RUNNING)
         enqueue(prev);
 
+    /* Not ours (hot swap): the wait's start stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return;
     __u32 pid = BPF_CORE_READ(next, pid);
     __u64 *tsp = bpf_map_lookup_elem(&start, &pid);
     if (!tsp)

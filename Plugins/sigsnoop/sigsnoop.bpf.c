@@ -5,7 +5,7 @@
 
 /* Record id 0 in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts;   /* bpf_ktime_get_ns as the signal is generated; kill mode: at syscall entry */
     __u32 pid;  /* sender */
     __s32 tpid; /* target, as the sender named it */
     __s32 sig;
@@ -21,7 +21,7 @@ const volatile bool targ_failed = false;
 const volatile __u64 targ_signals = 0; /* bit sig-1 set: trace sig; 0 traces all */
 const volatile __s32 targ_tpid = 0;
 
-/* Kill mode: the sender's event, from syscall entry to exit. */
+/* Kill mode: the sender's event, from syscall entry to exit. Carried over in a hot swap. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
@@ -60,6 +60,9 @@ static __always_inline int kill_enter(__s32 tpid, int sig)
 
 static __always_inline int kill_exit(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct event *e = bpf_map_lookup_elem(&inflight, &tid);
     if (!e)
@@ -87,7 +90,7 @@ int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
     }
     if (targ_failed && ctx->errno == 0)
         return 0;
-    if (!wanted(ctx->pid, ctx->sig))
+    if (!wanted(ctx->pid, ctx->sig) || !eunomia_owned())
         return 0;
     struct event e = {};
     fill(&e, ctx->pid, ctx->sig);

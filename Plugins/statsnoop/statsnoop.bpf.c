@@ -8,7 +8,7 @@ enum op { OP_STATFS, OP_STAT, OP_STATX, OP_FSTAT, OP_FSTATAT, OP_LSTAT };
 
 /* Record id 0 in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts; /* bpf_ktime_get_ns at syscall entry */
     __u32 pid;
     __s32 ret;    /* the syscall's return: 0 or -errno */
     __s32 result; /* what libc returns and the original's RET column shows: 0 or -1 */
@@ -19,8 +19,10 @@ struct event {
     char path[PATH_LEN];
 };
 
+/* From entry to exit, per thread; carried over in a hot swap. */
 struct args {
     const char *path;
+    __u64 ts;
     __u32 op;
     __s32 fd;
 };
@@ -47,13 +49,16 @@ static __always_inline int enter(enum op op, __s32 fd, const char *path)
     if (!eunomia_task_allowed())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct args a = { .path = path, .op = op, .fd = fd };
+    struct args a = { .path = path, .ts = bpf_ktime_get_ns(), .op = op, .fd = fd };
     bpf_map_update_elem(&start, &tid, &a, BPF_ANY);
     return 0;
 }
 
 static __always_inline int leave(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct args *a = bpf_map_lookup_elem(&start, &tid);
@@ -63,7 +68,7 @@ static __always_inline int leave(long ret)
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e || (targ_failed && ret >= 0))
         goto cleanup;
-    e->ts = bpf_ktime_get_ns();
+    e->ts = a->ts;
     e->pid = id >> 32;
     e->ret = ret;
     e->result = ret < 0 ? -1 : ret;

@@ -9,7 +9,8 @@ const volatile bool measure_latency = false;
 const volatile bool filter_failed = false;
 const volatile int filter_errno = 0;
 
-/* Entry time of the syscall each thread is in (with latency). */
+/* Entry time of the syscall each thread is in (with latency). Carried over in a hot swap, with
+ * data. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
@@ -43,6 +44,9 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
     if (nr == -1)
         return 0;
     if (!eunomia_task_allowed())
+        return 0;
+    /* Not ours (hot swap): the other version counts it (and takes the entry time). */
+    if (!eunomia_owned())
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u64 lat = 0;

@@ -16,7 +16,8 @@
 
 /* Record id 0 in schema.json. */
 struct event {
-    __u64 ts;
+    __u64 ts; /* bpf_ktime_get_ns as connect() begins on the socket: tcp_v*_connect entry, or
+               * the CLOSE -> SYN_SENT change early in connect() */
     __u32 pid;
     __u32 uid;
     __s32 ret;
@@ -31,12 +32,17 @@ struct event {
 
 const volatile __u16 targ_dport = 0;
 
-/* The socket connect() is working on, per thread. */
+/* The socket connect() is working on, per thread, and when it began. Carried over in a hot swap. */
+struct conn {
+    __u64 sk;
+    __u64 ts;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
     __type(key, __u32);
-    __type(value, __u64);
+    __type(value, struct conn);
 } pending SEC(".maps");
 
 struct {
@@ -51,7 +57,8 @@ static __always_inline void remember(__u64 sk)
     if (!eunomia_task_allowed())
         return;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    bpf_map_update_elem(&pending, &tid, &sk, BPF_ANY);
+    struct conn c = { .sk = sk, .ts = bpf_ktime_get_ns() };
+    bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
 }
 
 static __always_inline void mapped(__u8 dst[16], __u32 v4)
@@ -63,12 +70,16 @@ static __always_inline void mapped(__u8 dst[16], __u32 v4)
 
 static __always_inline int report(long ret)
 {
+    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
+    if (!eunomia_owned())
+        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
-    __u64 *skp = bpf_map_lookup_elem(&pending, &tid);
-    if (!skp)
+    struct conn *c = bpf_map_lookup_elem(&pending, &tid);
+    if (!c)
         return 0;
-    struct sock *sk = (struct sock *)*skp;
+    struct sock *sk = (struct sock *)c->sk;
+    __u64 ts = c->ts;
     bpf_map_delete_elem(&pending, &tid);
     if (ret < 0 && ret != -EINPROGRESS) /* a connect that failed outright is not a connection */
         return 0;
@@ -79,7 +90,7 @@ static __always_inline int report(long ret)
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)
         return 0;
-    e->ts = bpf_ktime_get_ns();
+    e->ts = ts;
     e->pid = id >> 32;
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->ret = ret;

@@ -60,6 +60,9 @@ int handle_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
     if ((filter_saddr && !same(saddr, targ_saddr)) || (filter_daddr && !same(daddr, targ_daddr)))
         return 0;
 
+    /* Hot swap: only the version that owns this moment counts the sample. */
+    if (!eunomia_owned())
+        return 0;
     struct hist_key key = {};
     if (targ_by_laddr)
         __builtin_memcpy(key.addr, saddr, 16);

@@ -29,7 +29,8 @@ const volatile __u16 targ_family = 0; /* 0: both */
 const volatile __u16 targ_sport = 0;
 const volatile __u16 targ_dport = 0;
 
-/* When each socket entered its current state. */
+/* When each socket entered its current state. Carried over in a hot swap; only the version that
+ * owns an event updates it. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
@@ -59,6 +60,9 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
         return 0;
     if ((targ_family && ctx->family != targ_family) || (targ_sport && ctx->sport != targ_sport) ||
         (targ_dport && ctx->dport != targ_dport))
+        return 0;
+    /* Not ours (hot swap): the other version reports it and keeps `since`. */
+    if (!eunomia_owned())
         return 0;
     __u64 sk = (__u64)ctx->skaddr;
     __u64 now = bpf_ktime_get_ns();

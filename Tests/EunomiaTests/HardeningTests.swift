@@ -63,7 +63,7 @@ final class HardeningTests: XCTestCase {
 
         // The same grammar holds for references.
         XCTAssertThrowsError(try store.resolve("opensnoop@1.0.0-a/../../x")) {
-            XCTAssertEqual("\($0)", "'1.0.0-a/../../x' in 'opensnoop@1.0.0-a/../../x' is not a semantic version like 1.2.3")
+            XCTAssertEqual("\($0)", "'1.0.0-a/../../x' in 'opensnoop@1.0.0-a/../../x' is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
         }
         XCTAssertThrowsError(try store.resolve("../etc")) {
             XCTAssertEqual("\($0)", "'../etc' is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")

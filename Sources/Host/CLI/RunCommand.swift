@@ -62,10 +62,15 @@ struct Run: ParsableCommand {
             if let comm { assignments.append("comm=\(comm)") }
             if let interval { assignments.append("interval=\(interval)") }
             let parameters = try ResolvedParameters(schema: installed.schema, assignments: assignments)
-            eh_install_stop_signals()
+            // SIGPIPE ignored: a closed stdout shows up as a failed write, and the run ends.
+            signal(SIGPIPE, SIG_IGN)
+            let stopSignals = StopSignals()
             let output = OutputBuffer(fd: STDOUT_FILENO)
-            let summary = try Runner.run(plugin: installed, parameters: parameters, format: folded ? .folded : format, duration: duration,
-                                         output: output, outputFD: STDOUT_FILENO, logger: logger, shouldStop: { eh_stop_requested() != 0 })
+            let chosen = folded ? .folded : format
+            let summary = try Runner.run(plugin: installed, parameters: parameters, format: chosen, duration: duration,
+                                         output: output, outputFD: STDOUT_FILENO,
+                                         lineBuffered: chosen == .table && isatty(STDOUT_FILENO) == 1,
+                                         logger: logger, started: { loop in stopSignals.onSignal { loop.stop() } })
             let what = summary.reports.map { "\($0) report\($0 == 1 ? "" : "s")" } ?? "\(summary.events) events"
             var line = String(format: "%@: %@, %llu lost in %.1fs", installed.reference, what, summary.lost, summary.seconds)
             if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
@@ -75,3 +80,19 @@ struct Run: ParsableCommand {
     }
 }
 
+
+/// SIGINT and SIGTERM end the run: delivered through Dispatch signal sources owned by the
+/// command (no process-wide flag), which stop the event loop at once.
+final class StopSignals {
+    private var sources: [DispatchSourceSignal] = []
+
+    func onSignal(_ action: @escaping () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
 #include "host_support.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -192,27 +195,7 @@ void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6])
 
 #include <signal.h>
 
-static volatile sig_atomic_t stop_requested;
 
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-void eh_install_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-int eh_stop_requested(void) { return stop_requested; }
-void eh_request_stop(void) { stop_requested = 1; }
 
 void eh_release_free_memory(void) { malloc_trim(0); }
 
@@ -244,3 +227,52 @@ int eh_private_file(const char *name, const void *data, size_t len)
     }
     return fd;
 }
+
+int eh_map_update_u64(int map_fd, uint32_t key, uint64_t value)
+{
+    return bpf_map_update_elem(map_fd, &key, &value, BPF_ANY) ? -errno : 0;
+}
+
+long eh_map_count_keys(int map_fd, long limit)
+{
+    struct bpf_map_info info = { 0 };
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+        return -errno;
+    if (info.key_size == 0 || info.key_size > 512)
+        return -EINVAL;
+    char a[512], b[512];
+    char *prev = NULL, *next = a;
+    long n = 0;
+    while (n < limit && bpf_map_get_next_key(map_fd, prev, next) == 0) {
+        n++;
+        prev = next;
+        next = next == a ? b : a;
+    }
+    return n;
+}
+
+int eh_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int eh_epoll_add(int epfd, int fd, uint64_t token)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = token };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int eh_epoll_del(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) ? -errno : 0; }
+
+int eh_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms)
+{
+    struct epoll_event events[64];
+    if (max > 64)
+        max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++)
+        tokens[i] = events[i].data.u64;
+    return n;
+}
+
+int eh_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -19,8 +19,6 @@ public struct RunSummary: Equatable {
 
 /// Runs one installed tracker until stopped, writing its events to an OutputBuffer.
 public enum Runner {
-    public static let pollTimeoutMs: Int32 = 100
-
     /// Longest --duration: ten years, far inside what nanosecond deadlines can hold.
     public static let maxDuration: Double = 10 * 365 * 86400
 
@@ -31,62 +29,51 @@ public enum Runner {
         }
     }
 
-    /// Loads the plugin, starts it and polls on the calling thread until `shouldStop` returns
-    /// true, the duration ends or the output is closed; then detaches and unloads.
+    /// Loads the plugin, starts it and serves it from an event loop on the calling thread until
+    /// `shouldStop` returns true (asked every `checkIntervalMs`), `loop.stop()` is called (from
+    /// `started`, which receives the loop, e.g. for signal handlers), the duration ends, the
+    /// tracker fails or the output is closed; then detaches and unloads.
     /// `outputFD`, when given, is watched for its reader going away (a closed pipe): the run
-    /// ends within one poll interval instead of at the next event's failed write.
+    /// ends within one check interval instead of at the next event's failed write.
     public static func run(plugin: InstalledPlugin, parameters: ResolvedParameters, format: OutputFormat,
-                           duration: Double?, output: OutputBuffer, outputFD: Int32? = nil, logger: Logger,
-                           shouldStop: () -> Bool) throws -> RunSummary {
+                           duration: Double?, output: OutputBuffer, outputFD: Int32? = nil, lineBuffered: Bool = false,
+                           logger: Logger, started: (EventLoop) -> Void = { _ in },
+                           shouldStop: @escaping () -> Bool = { false }) throws -> RunSummary {
         if let duration { try checkDuration(duration) }
-        let verified = try plugin.verifyFiles()
-        let library = try PluginLibrary(path: verified.libraryPath, label: plugin.libraryURL.path)
-        guard library.name == plugin.name else {
-            throw EunomiaError("\(plugin.libraryURL.path) calls itself '\(library.name)', the package says '\(plugin.name)'")
-        }
         if format == .folded && !plugin.schema.records.contains(where: { $0.kind == .row && $0.hasStacks }) {
             throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
         }
-        let formatter = EventFormatter(schema: plugin.schema, parameters: parameters, format: format, output: output)
-        let tracker = try PluginInstance(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
-                                  packageDirectory: plugin.directory, sink: formatter, logger: logger)
-        defer { tracker.destroy() }
-        try tracker.start()
-        // Loading parsed the kernel's BTF (megabytes, freed again): hand that memory back.
-        eh_release_free_memory()
-        logger.info("\(plugin.reference) attached (build \(plugin.buildID))")
-        formatter.writeHeader()
+        let loop = try EventLoop(logger: logger)
+        let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered)
+        let tracker = try RunningTracker(id: plugin.name, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+        tracker.router.add(encoder, name: "output")
+        started(loop)
 
         let began = eh_monotonic_ns()
         // checkDuration bounds the product far below Int64.max.
         let deadline = duration.map { began + Int64($0 * 1e9) }
-        var pollError: Error?
         let watch = outputFD.map(ConsumerWatch.init)
         while !shouldStop() && !output.failed && watch?.consumerGone != true {
-            var timeout = pollTimeoutMs
-            if let deadline {
-                let left = deadline - eh_monotonic_ns()
-                if left <= 0 { break }
-                timeout = Int32(min(Int64(timeout), max(1, left / 1_000_000)))
-            }
-            do {
-                try tracker.poll(timeoutMs: timeout)
-            } catch {
-                pollError = error
-                break
-            }
-            output.flush()
+            if case .failed = tracker.state { break }
+            let slice = eh_monotonic_ns() + checkIntervalMs * 1_000_000
+            let until = deadline.map { min($0, slice) } ?? slice
+            let timedOut = loop.run(until: until)
+            if !timedOut { break } // stop() was called
+            if let deadline, eh_monotonic_ns() >= deadline { break }
         }
-        try tracker.stop()
+        var failure: String?
+        if case .failed(let f) = tracker.state { failure = f }
+        let counters = try tracker.stop()
         output.flush()
-        let stats = tracker.stats()
-        tracker.destroy()
-        withExtendedLifetime(verified) {}
-        if let pollError { throw pollError }
-        return RunSummary(events: stats.emitted, lost: stats.lost, malformed: formatter.malformed,
-                          reports: plugin.schema.records.contains { $0.isReport } ? formatter.reports : nil,
+        if let failure { throw EunomiaError(failure, kind: .failed) }
+        return RunSummary(events: counters.events, lost: counters.lost, malformed: counters.malformed + encoder.malformed,
+                          reports: plugin.schema.records.contains { $0.isReport } ? encoder.reports : nil,
                           seconds: Double(eh_monotonic_ns() - began) / 1e9)
     }
+
+    /// How often a run checks shouldStop, the output's reader and the tracker's health. Records
+    /// never wait for it: the loop delivers them as they come.
+    public static let checkIntervalMs: Int64 = 100
 }
 
 /// Notices that the reader of an output descriptor went away. A pipe whose read end closed

@@ -109,6 +109,51 @@ public final class PluginInstance {
         try check("stop", library.table.pointee.stop(instance, errorBuffer, PluginInstance.errorSize))
     }
 
+    // ABI 1.2; each answers "absent" for a 1.1 plugin.
+
+    /// The descriptor to wait on for POLLIN before calling poll(timeoutMs: 0); nil: poll on a timer.
+    public func waitFD() -> Int32? {
+        guard let inst = instance, library.has(\.wait_fd), let fn = library.table.pointee.wait_fd else { return nil }
+        let fd = fn(inst)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// The fd of the instance's map `name` (owned by the instance), or nil.
+    public func mapFD(_ name: String) -> Int32? {
+        guard let inst = instance, library.has(\.map_fd), let fn = library.table.pointee.map_fd else { return nil }
+        let fd = name.withCString { fn(inst, $0) }
+        return fd >= 0 ? fd : nil
+    }
+
+    public var supportsHandover: Bool { library.has(\.handover) && library.has(\.map_fd) }
+
+    /// Before start: reuse the predecessor's maps (name, fd) and take the swap generation.
+    /// Returns the names of the maps the instance took over.
+    public func handover(generation: UInt32, maps: [(name: String, fd: Int32)]) throws -> Set<String> {
+        guard let inst = instance, library.has(\.handover), let fn = library.table.pointee.handover else { return [] }
+        var cNames = maps.map { strdup($0.name) }
+        defer { cNames.forEach { free($0) } }
+        var entries = maps.indices.map { i in
+            eunomia_map_handover(name: UnsafePointer(cNames[i]), fd: maps[i].fd, result: eunomia_status(EUNOMIA_ERR_INVALID_ARGUMENT))
+        }
+        let status = entries.withUnsafeMutableBufferPointer { buf -> eunomia_status in
+            var h = eunomia_handover(struct_size: UInt32(MemoryLayout<eunomia_handover>.size), generation: generation,
+                                     n_maps: UInt32(buf.count), reserved: 0, maps: buf.baseAddress)
+            return fn(inst, &h, errorBuffer, PluginInstance.errorSize)
+        }
+        try check("handover", status)
+        cNames.removeAll(keepingCapacity: false)
+        return Set(maps.indices.filter { entries[$0].result == eunomia_status(EUNOMIA_OK) }.map { maps[$0].name })
+    }
+
+    /// Detach for a successor: like stop, without the final report (1.1 plugins: stop).
+    public func retire() throws {
+        guard started else { return }
+        guard library.has(\.retire), let fn = library.table.pointee.retire else { return try stop() }
+        started = false
+        try check("retire", fn(instance, errorBuffer, PluginInstance.errorSize))
+    }
+
     public func stats() -> TrackerStats {
         var s = eunomia_stats()
         s.struct_size = UInt32(MemoryLayout<eunomia_stats>.size)

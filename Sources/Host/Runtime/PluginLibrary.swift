@@ -19,6 +19,12 @@ public final class PluginLibrary {
     static let requiredTableSize = MemoryLayout<eunomia_plugin>.offset(of: \eunomia_plugin.get_stats)!
         + MemoryLayout<UnsafeRawPointer>.size
 
+    /// True when the table has `member` (EUNOMIA_HAS_FIELD) and it is not NULL.
+    func has<T>(_ member: KeyPath<eunomia_plugin, T?>) -> Bool {
+        guard let offset = MemoryLayout<eunomia_plugin>.offset(of: member) else { return false }
+        return Int(table.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size && table.pointee[keyPath: member] != nil
+    }
+
     /// `label` names the library in errors when path is not its store path (/proc/self/fd/N).
     public init(path: String, label: String? = nil) throws {
         let label = label ?? path

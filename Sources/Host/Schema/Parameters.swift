@@ -3,6 +3,8 @@ import Foundation
 /// User parameters checked against a schema, with defaults applied.
 public struct ResolvedParameters: Equatable {
     public private(set) var values: [String: ParamValue]
+    /// The assignments as given, to resolve again against another version's schema (a swap).
+    public private(set) var assignments: [String]
 
     /// Parses KEY=VALUE assignments; a bare KEY sets a boolean parameter to true.
     public init(schema: PluginSchema, assignments: [String]) throws {
@@ -28,6 +30,7 @@ public struct ResolvedParameters: Equatable {
             values[key] = try spec.parse(text)
         }
         self.values = values
+        self.assignments = assignments
     }
 
     public subscript(name: String) -> ParamValue? { values[name] }

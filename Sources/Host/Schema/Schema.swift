@@ -10,6 +10,8 @@ public struct PluginSchema: Codable, Equatable {
     public var requires: Requirements?
     public var parameters: [ParameterSpec]
     public var records: [RecordLayout]
+    /// What a successor version needs to carry on from this one in a hot swap.
+    public var swap: SwapSpec?
 
     public static func decode(_ data: Data, source: String) throws -> PluginSchema {
         guard data.count <= maxSize else {
@@ -51,12 +53,36 @@ public struct PluginSchema: Codable, Equatable {
             try p.validate(source: source)
         }
         guard !records.isEmpty else { throw fail("declares no records") }
+        try swap?.validate(fail)
         var ids = Set<UInt32>()
         var names = Set<String>()
         for r in records {
             guard ids.insert(r.id).inserted else { throw fail("record id \(r.id) is declared twice") }
             guard names.insert(r.name).inserted else { throw fail("record name '\(r.name)' is declared twice") }
             try r.validate(source: source, parameters: parameters)
+        }
+    }
+}
+
+/// The schema's `swap` object: the BPF maps holding state a successor must reuse (entry maps
+/// of calls in flight, counts, histograms, outstanding allocations).
+public struct SwapSpec: Codable, Equatable {
+    public var carryMaps: [String]
+
+    enum CodingKeys: String, CodingKey { case carryMaps = "carry_maps" }
+
+    /// Maps the helper owns per instance or hands over itself.
+    static let reserved: Set<String> = ["events", "eunomia_lost", "eunomia_wakeup", "eunomia_cutover"]
+
+    func validate(_ fail: (String) -> EunomiaError) throws {
+        guard carryMaps.count <= 32 else { throw fail("swap.carry_maps lists \(carryMaps.count) maps, at most 32") }
+        guard Set(carryMaps).count == carryMaps.count else { throw fail("swap.carry_maps lists a map twice") }
+        for m in carryMaps {
+            // BPF object names hold 15 bytes.
+            guard Validate.isCIdentifier(m), m.utf8.count <= 15 else {
+                throw fail("swap.carry_maps: \(m.quotedForError) is not a BPF map name (a C identifier of at most 15 bytes)")
+            }
+            guard !SwapSpec.reserved.contains(m) else { throw fail("swap.carry_maps: '\(m)' belongs to the helper and is never listed") }
         }
     }
 }
@@ -144,6 +170,8 @@ public enum DisplayHint: String, Codable {
     case argv
 }
 
+public enum FieldRole: String, Codable { case eventTime = "event_time" }
+
 public enum Alignment: String, Codable { case left, right }
 
 /// Whose addresses a stack field holds.
@@ -195,10 +223,13 @@ public struct FieldSpec: Codable, Equatable {
     /// Histogram fields: slot type (u32, the default, or u64) and the unit printed ("usecs").
     public var element: FieldType?
     public var unit: String?
+    /// What the field means to the host, whatever its name: `event_time` marks the time the
+    /// event began (CLOCK_MONOTONIC ns, a u64), which a swap's cutover compares against.
+    public var role: FieldRole?
 
     enum CodingKeys: String, CodingKey {
         case name, type, offset, size, display, column, width, align, when, hidden, member, values, bits, scale,
-             decimals, template, templates, select, stack, pid, element, unit
+             decimals, template, templates, select, stack, pid, element, unit, role
     }
 
     public init(from decoder: Decoder) throws {
@@ -226,6 +257,7 @@ public struct FieldSpec: Codable, Equatable {
         pid = try c.decodeIfPresent(String.self, forKey: .pid)
         element = try c.decodeIfPresent(FieldType.self, forKey: .element)
         unit = try c.decodeIfPresent(String.self, forKey: .unit)
+        role = try c.decodeIfPresent(FieldRole.self, forKey: .role)
     }
 
     /// Size of one histogram slot.
@@ -298,6 +330,7 @@ public struct FieldSpec: Codable, Equatable {
         if let w = width, !(0...FieldSpec.maxWidth).contains(w) { throw fail("width \(w) is outside 0 to \(FieldSpec.maxWidth)") }
         if let member, !Validate.isCIdentifier(member) { throw fail("member \(member.quotedForError) is not a C identifier") }
         if let unit, let problem = Validate.displayTextProblem(unit, maxBytes: 32) { throw fail("unit \(problem)") }
+        if role == .eventTime && (type != .u64 || size != 8) { throw fail("role event_time needs a u64 field") }
         if type == .template {
             try validateTemplate(record: record, fail: fail)
             return
@@ -404,6 +437,8 @@ public struct RecordLayout: Codable, Equatable {
 
     public var isReport: Bool { kind != .event }
     public var hasStacks: Bool { fields.contains { $0.type == .stack } }
+    /// Offset of the field with role event_time, if the record has one.
+    public var eventTimeOffset: Int? { fields.first { $0.role == .eventTime }?.offset }
 
     /// Bytes a record must have: everything up to the end of the furthest non-string field.
     public var minimumSize: Int {
@@ -433,6 +468,7 @@ public struct RecordLayout: Codable, Equatable {
             try f.validate(source: source, record: self, parameters: parameters)
         }
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): record '\(name)': \(msg)") }
+        if fields.filter({ $0.role == .eventTime }).count > 1 { throw fail("more than one field has role event_time") }
         if kind == .histogram && fields.filter({ $0.type == .histogram }).count != 1 {
             throw fail("a histogram record needs exactly one histogram field")
         }

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 enum state { CREATED, RUNNING, STOPPED };
@@ -27,7 +30,11 @@ struct eunomia_bpf {
     eunomia_bpf_report_fn report;
     eunomia_bpf_attach_fn attach;
     uint64_t interval_ns; /* 0: report only at stop */
-    uint64_t next_report_ns;
+    int epoll_fd;            /* ABI 1.2 wait_fd: the ring buffer's epoll fd, and timer_fd */
+    int timer_fd;            /* expires every interval_ns; -1 without reports (or timerfd) */
+    volatile uint32_t *wakeup; /* eunomia_wakeup's value, mmapped; NULL: through wakeup_map_fd */
+    size_t wakeup_len;
+    int wakeup_map_fd; /* -1: the BPF object has no eunomia_wakeup (built before ABI 1.2) */
     void *user;
     void (*free_user)(void *);
 };
@@ -236,6 +243,7 @@ eunomia_status eunomia_bpf_create(const struct eunomia_create_args *args, eunomi
     }
     bpf->host = args->host;
     bpf->lost_map_fd = -1;
+    bpf->epoll_fd = bpf->timer_fd = bpf->wakeup_map_fd = -1;
     eunomia_status rc = EUNOMIA_OK;
     bpf->obj = bpf_object__open_file(args->bpf_object_path, NULL);
     if (!bpf->obj) {
@@ -267,7 +275,9 @@ int eunomia_bpf_emit(struct eunomia_bpf *bpf, uint32_t record_id, const void *da
 
 static int forward(void *ctx, void *data, size_t size)
 {
-    eunomia_bpf_emit(ctx, 0, data, size);
+    /* Empty records only wake the consumer (eunomia_output). */
+    if (size)
+        eunomia_bpf_emit(ctx, 0, data, size);
     return 0;
 }
 
@@ -434,6 +444,70 @@ eunomia_status eunomia_bpf_add_link_(struct eunomia_bpf *bpf, struct bpf_link *l
     return EUNOMIA_OK;
 }
 
+/* Tell the BPF side the consumer is about to sleep: the next record wakes it (eunomia_output).
+ * A sequentially consistent store, so the ring buffer is read only after the flag is visible. */
+static void mark_asleep(struct eunomia_bpf *bpf)
+{
+    if (bpf->wakeup) {
+        __atomic_store_n(bpf->wakeup, 1, __ATOMIC_SEQ_CST);
+    } else if (bpf->wakeup_map_fd >= 0) {
+        uint32_t key = 0, one = 1;
+        bpf_map_update_elem(bpf->wakeup_map_fd, &key, &one, BPF_ANY);
+    }
+}
+
+/* The wakeup side of start: the epoll fd wait_fd returns (ring buffer, report timer) and the
+ * mapping of the "consumer asleep" flag. Failing here fails start: the host may rely on wait_fd. */
+static eunomia_status setup_wakeup(struct eunomia_bpf *bpf, char *err, size_t err_size)
+{
+    bpf->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (bpf->epoll_fd < 0)
+        FAIL(EUNOMIA_ERR_INTERNAL, "epoll_create1: %s", strerror(errno));
+    struct epoll_event ev = { .events = EPOLLIN };
+    ev.data.fd = ring_buffer__epoll_fd(bpf->rb);
+    if (epoll_ctl(bpf->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+        FAIL(EUNOMIA_ERR_INTERNAL, "epoll_ctl (ring buffer): %s", strerror(errno));
+    if (bpf->report && bpf->interval_ns) {
+        bpf->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (bpf->timer_fd < 0)
+            FAIL(EUNOMIA_ERR_INTERNAL, "timerfd_create: %s", strerror(errno));
+        struct itimerspec its = { 0 };
+        its.it_interval.tv_sec = (time_t)(bpf->interval_ns / 1000000000ull);
+        its.it_interval.tv_nsec = (long)(bpf->interval_ns % 1000000000ull);
+        its.it_value = its.it_interval;
+        ev.data.fd = bpf->timer_fd;
+        if (timerfd_settime(bpf->timer_fd, 0, &its, NULL) || epoll_ctl(bpf->epoll_fd, EPOLL_CTL_ADD, bpf->timer_fd, &ev))
+            FAIL(EUNOMIA_ERR_INTERNAL, "report timer: %s", strerror(errno));
+    }
+    struct bpf_map *wakeup = bpf_object__find_map_by_name(bpf->obj, "eunomia_wakeup");
+    if (wakeup) {
+        bpf->wakeup_map_fd = bpf_map__fd(wakeup);
+        long page = sysconf(_SC_PAGESIZE);
+        bpf->wakeup_len = (size_t)page;
+        void *p = mmap(NULL, bpf->wakeup_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf->wakeup_map_fd, 0);
+        if (p == MAP_FAILED)
+            eunomia_bpf_log(bpf, EUNOMIA_LOG_DEBUG, "cannot mmap eunomia_wakeup (%s): setting it by syscall",
+                            strerror(errno));
+        else
+            bpf->wakeup = p;
+    }
+    mark_asleep(bpf);
+    return EUNOMIA_OK;
+}
+
+static void teardown_wakeup(struct eunomia_bpf *bpf)
+{
+    if (bpf->wakeup)
+        munmap((void *)bpf->wakeup, bpf->wakeup_len);
+    bpf->wakeup = NULL;
+    bpf->wakeup_map_fd = -1;
+    if (bpf->timer_fd >= 0)
+        close(bpf->timer_fd);
+    if (bpf->epoll_fd >= 0)
+        close(bpf->epoll_fd);
+    bpf->timer_fd = bpf->epoll_fd = -1;
+}
+
 eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_size)
 {
     struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
@@ -473,21 +547,30 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
         detach_all(bpf);
         FAIL(EUNOMIA_ERR_BPF, "cannot open the events ring buffer: %s", strerror(-e));
     }
-    if (bpf->attach) {
-        eunomia_status rc = bpf->attach(bpf, err, err_size);
-        if (rc != EUNOMIA_OK) {
-            detach_all(bpf);
-            ring_buffer__free(bpf->rb);
-            bpf->rb = NULL;
-            return rc;
-        }
+    eunomia_status rc = bpf->attach ? bpf->attach(bpf, err, err_size) : EUNOMIA_OK;
+    if (rc == EUNOMIA_OK)
+        rc = setup_wakeup(bpf, err, err_size);
+    if (rc != EUNOMIA_OK) {
+        detach_all(bpf);
+        teardown_wakeup(bpf);
+        ring_buffer__free(bpf->rb);
+        bpf->rb = NULL;
+        return rc;
     }
     struct bpf_map *lost = bpf_object__find_map_by_name(bpf->obj, "eunomia_lost");
     bpf->lost_map_fd = lost ? bpf_map__fd(lost) : -1;
     bpf->state = RUNNING;
-    if (bpf->interval_ns)
-        bpf->next_report_ns = eunomia_now_ns() + bpf->interval_ns;
     return EUNOMIA_OK;
+}
+
+/* True when a periodic report is due: the report timer expired since the last look. Reading
+ * it clears its readiness; several missed expirations make one report, and the cadence stays
+ * the timer's (one interval after start, then every interval). */
+static bool report_due(struct eunomia_bpf *bpf)
+{
+    uint64_t expirations = 0;
+    return bpf->timer_fd >= 0 &&
+           read(bpf->timer_fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations) && expirations > 0;
 }
 
 eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint64_t *delivered, char *err,
@@ -498,40 +581,66 @@ eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint
     if (bpf->state != RUNNING)
         FAIL(EUNOMIA_ERR_STATE, "poll called on an instance that is not running");
     uint64_t before = bpf->emitted;
-    int n = ring_buffer__poll(bpf->rb, timeout_ms);
-    if (n < 0 && n != -EINTR)
-        FAIL(EUNOMIA_ERR_BPF, "polling the ring buffer failed: %s", strerror(-n));
-    /* Producers skip the wakeup for small backlogs (eunomia_output), so a poll that timed out
-     * may still find records: take them now, so none waits longer than one poll timeout. */
-    n = ring_buffer__consume(bpf->rb);
+    if (timeout_ms != 0) {
+        /* A 1.1 host waits here; a 1.2 host waits on wait_fd and calls poll with 0. The epoll set
+         * holds the ring buffer and the report timer, so a due report ends the wait too. */
+        struct epoll_event evs[2];
+        if (epoll_wait(bpf->epoll_fd, evs, 2, timeout_ms) < 0 && errno != EINTR)
+            FAIL(EUNOMIA_ERR_INTERNAL, "waiting for the ring buffer failed: %s", strerror(errno));
+    }
+    /* Producers skip the wakeup for small backlogs while the consumer is awake (eunomia_output):
+     * take whatever is there, woken or not. */
+    int n = ring_buffer__consume(bpf->rb);
     if (n < 0)
         FAIL(EUNOMIA_ERR_BPF, "reading the ring buffer failed: %s", strerror(-n));
-    if (bpf->report && bpf->interval_ns && eunomia_now_ns() >= bpf->next_report_ns) {
-        /* Keep the cadence: the next report is due one interval after this one was. */
-        bpf->next_report_ns += bpf->interval_ns;
-        if (bpf->next_report_ns < eunomia_now_ns())
-            bpf->next_report_ns = eunomia_now_ns() + bpf->interval_ns;
+    if (report_due(bpf)) {
         eunomia_status rc = run_report(bpf, false, err, err_size);
         if (rc != EUNOMIA_OK)
             return rc;
     }
+    /* About to return to a wait: the next record must wake it. A record that raced the store
+     * (written just before it, without a wakeup) is taken now rather than waiting. */
+    mark_asleep(bpf);
+    n = ring_buffer__consume(bpf->rb);
+    if (n < 0)
+        FAIL(EUNOMIA_ERR_BPF, "reading the ring buffer failed: %s", strerror(-n));
+    /* A record taken just now may be one that found the flag set and cleared it: its wakeup
+     * is spent (its data is gone when the host next waits), so set the flag again. Nothing is
+     * consumed after this store: whoever clears the flag from here on has its record, and its
+     * wakeup, still pending. */
+    mark_asleep(bpf);
     *delivered = bpf->emitted - before;
+    return EUNOMIA_OK;
+}
+
+/* Detach, then hand over what was already in the ring buffer; with report, also the final
+ * report (stop), without it not (retire: a successor has the maps and reports them). */
+static eunomia_status finish(struct eunomia_bpf *bpf, bool report, char *err, size_t err_size)
+{
+    bool was_running = bpf->state == RUNNING;
+    detach_all(bpf);
+    bpf->state = STOPPED;
+    if (bpf->timer_fd >= 0) {
+        struct itimerspec off = { 0 };
+        timerfd_settime(bpf->timer_fd, 0, &off, NULL);
+    }
+    /* Hand over what was already in the buffer: nothing is lost at shutdown. */
+    if (bpf->rb && was_running)
+        ring_buffer__consume(bpf->rb);
+    /* The final report covers everything up to the detach. */
+    if (report && bpf->report && was_running)
+        return run_report(bpf, true, err, err_size);
     return EUNOMIA_OK;
 }
 
 eunomia_status eunomia_bpf_stop(eunomia_instance *inst, char *err, size_t err_size)
 {
-    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
-    bool was_running = bpf->state == RUNNING;
-    detach_all(bpf);
-    bpf->state = STOPPED;
-    /* Hand over what was already in the buffer: nothing is lost at shutdown. */
-    if (bpf->rb && was_running)
-        ring_buffer__consume(bpf->rb);
-    /* The final report covers everything up to the detach. */
-    if (bpf->report && was_running)
-        return run_report(bpf, true, err, err_size);
-    return EUNOMIA_OK;
+    return finish((struct eunomia_bpf *)inst, true, err, err_size);
+}
+
+eunomia_status eunomia_bpf_retire(eunomia_instance *inst, char *err, size_t err_size)
+{
+    return finish((struct eunomia_bpf *)inst, false, err, err_size);
 }
 
 void eunomia_bpf_destroy(eunomia_instance *inst)
@@ -540,6 +649,7 @@ void eunomia_bpf_destroy(eunomia_instance *inst)
     if (!bpf)
         return;
     detach_all(bpf);
+    teardown_wakeup(bpf);
     ring_buffer__free(bpf->rb);
     bpf_object__close(bpf->obj);
     if (bpf->free_user && bpf->user)
@@ -571,5 +681,106 @@ eunomia_status eunomia_bpf_get_stats(eunomia_instance *inst, struct eunomia_stat
         stats->events_emitted = bpf->emitted;
     if (EUNOMIA_HAS_FIELD(stats, struct eunomia_stats, events_lost))
         stats->events_lost = kernel_lost(bpf) + bpf->refused;
+    return EUNOMIA_OK;
+}
+
+/* ---- ABI 1.2 ---- */
+
+int32_t eunomia_bpf_wait_fd(eunomia_instance *inst)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    return bpf && bpf->state == RUNNING ? bpf->epoll_fd : -1;
+}
+
+int32_t eunomia_bpf_instance_map_fd(eunomia_instance *inst, const char *name)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    if (!bpf || !name)
+        return -1;
+    struct bpf_map *map = bpf_object__find_map_by_name(bpf->obj, name);
+    int fd = map ? bpf_map__fd(map) : -1;
+    return fd >= 0 ? fd : -1;
+}
+
+/* Maps that belong to one instance: the ring buffer and its loss counter and wakeup flag are
+ * read by this instance's consumer; internal maps (.rodata, .bss) hold its configuration. */
+static bool per_instance_map(const struct bpf_map *map)
+{
+    const char *name = bpf_map__name(map);
+    return bpf_map__is_internal(map) || strcmp(name, "events") == 0 || strcmp(name, "eunomia_lost") == 0 ||
+           strcmp(name, "eunomia_wakeup") == 0;
+}
+
+static const char *map_type_name(uint32_t type)
+{
+    const char *name = libbpf_bpf_map_type_str((enum bpf_map_type)type);
+    return name ? name : "unknown";
+}
+
+/* Reuse one of the predecessor's maps; false (and one log line) when it cannot be. */
+static bool reuse_map(struct eunomia_bpf *bpf, const char *name, int fd)
+{
+    struct bpf_map *map = bpf_object__find_map_by_name(bpf->obj, name);
+    if (!map) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN, "map %s: not in this version: not carried", name);
+        return false;
+    }
+    if (per_instance_map(map)) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN, "map %s: belongs to each instance: not carried", name);
+        return false;
+    }
+    struct bpf_map_info info = { 0 };
+    uint32_t len = sizeof(info);
+    if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN, "map %s: fd %d of the running version is not a BPF map: not carried",
+                        name, fd);
+        return false;
+    }
+    char why[160] = "";
+    uint32_t type = (uint32_t)bpf_map__type(map);
+    if (type != info.type)
+        snprintf(why, sizeof(why), "type %s here, %s in the running version", map_type_name(type),
+                 map_type_name(info.type));
+    else if (bpf_map__key_size(map) != info.key_size)
+        snprintf(why, sizeof(why), "key size %u here, %u in the running version", bpf_map__key_size(map),
+                 info.key_size);
+    else if (bpf_map__value_size(map) != info.value_size)
+        snprintf(why, sizeof(why), "value size %u here, %u in the running version", bpf_map__value_size(map),
+                 info.value_size);
+    else if (bpf_map__max_entries(map) != info.max_entries)
+        snprintf(why, sizeof(why), "max entries %u here, %u in the running version", bpf_map__max_entries(map),
+                 info.max_entries);
+    else if (bpf_map__map_flags(map) != info.map_flags)
+        snprintf(why, sizeof(why), "flags 0x%x here, 0x%x in the running version", bpf_map__map_flags(map),
+                 info.map_flags);
+    if (why[0]) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN, "map %s: %s: not carried", name, why);
+        return false;
+    }
+    int e = bpf_map__reuse_fd(map, fd); /* dups fd: the predecessor keeps its own */
+    if (e) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN, "map %s: cannot reuse the running version's: %s: not carried", name,
+                        strerror(-e));
+        return false;
+    }
+    return true;
+}
+
+eunomia_status eunomia_bpf_handover(eunomia_instance *inst, struct eunomia_handover *h, char *err, size_t err_size)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    if (!bpf || !h || !EUNOMIA_HAS_FIELD(h, struct eunomia_handover, maps) || (h->n_maps && !h->maps))
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "handover: no handover, or one older than this plugin understands");
+    if (bpf->state != CREATED)
+        FAIL(EUNOMIA_ERR_STATE, "handover must come between create and start");
+    for (uint32_t i = 0; i < h->n_maps; i++) {
+        struct eunomia_map_handover *m = &h->maps[i];
+        m->result = m->name && reuse_map(bpf, m->name, m->fd) ? EUNOMIA_OK : EUNOMIA_ERR_INVALID_ARGUMENT;
+    }
+    char why[256];
+    if (eunomia_bpf_set_const(bpf, "eunomia_generation", &h->generation, sizeof(h->generation), why, sizeof(why)))
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN,
+                        "%s: this tracker does not take part in the cutover; both versions report while both run",
+                        why);
     return EUNOMIA_OK;
 }

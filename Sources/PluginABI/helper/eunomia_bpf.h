@@ -4,7 +4,9 @@
  * It opens the packaged BPF object, applies the common filter parameters (pid, tid, uid, comm,
  * ringbuf_kb), skips programs on tracepoints this kernel lacks, loads and attaches every
  * enabled program, polls the "events" ring buffer and
- * forwards each record to the host, and counts what was lost. A plugin supplies only a
+ * forwards each record to the host, and counts what was lost. Since ABI 1.2 it also gives the
+ * host a descriptor to wait on (wait_fd), its maps by name (map_fd) and, in a hot swap, takes
+ * over the running version's maps (handover). A plugin supplies only a
  * configure callback (its own parameters -> BPF constants, optional programs) and declares
  * itself with EUNOMIA_BPF_PLUGIN. Link with -lbpf -ljansson; build with -fvisibility=hidden.
  */
@@ -139,8 +141,22 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
 eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint64_t *delivered, char *err,
                                 size_t err_size);
 eunomia_status eunomia_bpf_stop(eunomia_instance *inst, char *err, size_t err_size);
+/* ABI 1.2. stop without the final report, for an instance a successor replaces (its maps carry
+ * the state on and it reports them). */
+eunomia_status eunomia_bpf_retire(eunomia_instance *inst, char *err, size_t err_size);
 void eunomia_bpf_destroy(eunomia_instance *inst);
 eunomia_status eunomia_bpf_get_stats(eunomia_instance *inst, struct eunomia_stats *stats);
+/* ABI 1.2. An epoll fd holding the ring buffer's epoll fd and, with periodic reports, a
+ * CLOCK_MONOTONIC timerfd of the interval; -1 unless running. poll(inst, 0, ...) consumes the
+ * ring buffer and runs a report when the timer expired. */
+int32_t eunomia_bpf_wait_fd(eunomia_instance *inst);
+/* ABI 1.2. bpf_map__fd of the named map; -1 when there is none or it is not created yet. */
+int32_t eunomia_bpf_instance_map_fd(eunomia_instance *inst, const char *name);
+/* ABI 1.2. Between create and start: bpf_map__reuse_fd each listed map whose type, key size,
+ * value size, max entries and flags match the given fd's (result EUNOMIA_OK), else log one line
+ * saying which differs (result EUNOMIA_ERR_INVALID_ARGUMENT); never events, eunomia_lost,
+ * eunomia_wakeup or internal maps. Sets the BPF constant eunomia_generation. */
+eunomia_status eunomia_bpf_handover(eunomia_instance *inst, struct eunomia_handover *h, char *err, size_t err_size);
 
 /* Declare the plugin table and its entry point. */
 #define EUNOMIA_BPF_PLUGIN(NAME, VERSION, CONFIGURE)                                                   \
@@ -161,6 +177,10 @@ eunomia_status eunomia_bpf_get_stats(eunomia_instance *inst, struct eunomia_stat
         .stop = eunomia_bpf_stop,                                                                      \
         .destroy = eunomia_bpf_destroy,                                                                \
         .get_stats = eunomia_bpf_get_stats,                                                            \
+        .wait_fd = eunomia_bpf_wait_fd,                                                                \
+        .map_fd = eunomia_bpf_instance_map_fd,                                                         \
+        .handover = eunomia_bpf_handover,                                                              \
+        .retire = eunomia_bpf_retire,                                                                  \
     };                                                                                                 \
     EUNOMIA_EXPORT const struct eunomia_plugin *eunomia_plugin_entry(uint16_t host_abi_major,         \
                                                                      uint16_t host_abi_minor)         \

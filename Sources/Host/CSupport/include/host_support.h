@@ -35,11 +35,21 @@ void eh_format_hms(int64_t epoch_seconds, char out[9]);
 void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6]);
 
 
-/* SIGINT/SIGTERM set a flag the run loop polls (no work in the handler); SIGPIPE is ignored
- * so a closed stdout shows up as a write error. */
-void eh_install_stop_signals(void);
-int eh_stop_requested(void);
-void eh_request_stop(void);
+
+/* BPF map access for hot swap (the host writes the cutover slots, counts what is left in
+ * entry maps). Return 0, or -errno. */
+int eh_map_update_u64(int map_fd, uint32_t key, uint64_t value);
+/* Number of keys in a map (walking it with get_next_key), at most limit; -errno on failure. */
+long eh_map_count_keys(int map_fd, long limit);
+
+/* The event loop's kernel interface (struct epoll_event is packed, which Swift reads badly):
+ * an epoll set whose entries carry a 64-bit token, and an eventfd to wake it. */
+int eh_epoll_create(void);
+int eh_epoll_add(int epfd, int fd, uint64_t token);
+int eh_epoll_del(int epfd, int fd);
+/* Waits up to timeout_ms (-1: forever); fills tokens of ready entries; returns their number, or -errno. */
+int eh_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
+int eh_eventfd(void);
 
 /* Return freed heap memory to the kernel (malloc_trim). */
 void eh_release_free_memory(void);

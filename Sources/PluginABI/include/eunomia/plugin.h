@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define EUNOMIA_ABI_MAJOR 1
-#define EUNOMIA_ABI_MINOR 1
+#define EUNOMIA_ABI_MINOR 2
 
 /* Name of the single symbol a plugin exports. */
 #define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
@@ -113,10 +113,37 @@ struct eunomia_stats {
 typedef struct eunomia_instance eunomia_instance;
 
 /*
+ * ABI 1.2, hot swap. One BPF map of the running version (the predecessor) that its successor
+ * should use instead of creating its own. Owned by the host, like the array it sits in.
+ */
+struct eunomia_map_handover {
+    const char *name;      /* map name, the same in both BPF objects */
+    int32_t fd;            /* the predecessor's map; borrowed (the instance dups it if it keeps it) */
+    eunomia_status result; /* out: EUNOMIA_OK reused; EUNOMIA_ERR_INVALID_ARGUMENT no such map here, or
+                              its type, key size, value size, max entries or flags differ (then the
+                              instance creates its own and logs one line saying which differs) */
+};
+
+/*
+ * ABI 1.2, hot swap. What the host passes to handover: the successor's swap generation and the
+ * maps it takes over. Filled and owned by the host; borrowed for the duration of the call (only
+ * the results are written). The host always includes eunomia_cutover; docs/abi.md describes
+ * the cutover protocol the host runs around it.
+ */
+struct eunomia_handover {
+    uint32_t struct_size;
+    uint32_t generation;   /* the predecessor's generation + 1; a first instance is generation 0 */
+    uint32_t n_maps;
+    uint32_t reserved;
+    struct eunomia_map_handover *maps; /* n_maps entries */
+};
+
+/*
  * The plugin's function table. Static and read-only inside the plugin; valid until the
  * library is unloaded. Lifecycle of an instance:
  *
  *   create -> start -> poll* -> stop -> destroy      (stop and destroy may also follow create)
+ *   create -> handover -> start -> ...               (ABI 1.2: the successor in a hot swap)
  *
  * Calls on one instance never overlap; the host serialises them. Different instances may be
  * called concurrently from different threads, so a plugin keeps no global mutable state.
@@ -145,6 +172,27 @@ struct eunomia_plugin {
     void (*destroy)(eunomia_instance *inst);
     /* Fill stats; callable between create and destroy. */
     eunomia_status (*get_stats)(eunomia_instance *inst, struct eunomia_stats *stats);
+
+    /* The members below are ABI 1.2: a host checks EUNOMIA_HAS_FIELD (and NULL) before calling
+     * one, and a 1.1 plugin's table simply ends before them. A 1.2 plugin works unchanged
+     * in a host that never calls them. */
+
+    /* ABI 1.2. A descriptor the host waits on (poll/epoll for POLLIN) instead of calling poll on a
+     * timer: readable when poll(inst, 0, ...) has records to deliver or a report is due. Valid from a
+     * successful start until stop; owned by the instance. -1: none (the host polls on a timer). */
+    int32_t (*wait_fd)(eunomia_instance *inst);
+    /* ABI 1.2. fd of the instance's BPF map `name` (valid from start until destroy, owned by the
+     * instance); -1 when it has none. The host hands such fds to a successor in a hot swap. */
+    int32_t (*map_fd)(eunomia_instance *inst, const char *name);
+    /* ABI 1.2. Between create and start: reuse the running predecessor's maps listed in `h` instead
+     * of creating them (bpf_map__reuse_fd), and take the swap generation h->generation. Writes each
+     * h->maps[i].result; returns EUNOMIA_OK even when some maps are not reused, an error only when
+     * the call itself is invalid (wrong state, NULL or short h). */
+    eunomia_status (*handover)(eunomia_instance *inst, struct eunomia_handover *h, char *err, size_t err_size);
+    /* ABI 1.2. Like stop, for an instance a successor replaces in a hot swap: detach every
+     * program and hand over the records already in the ring buffer, but emit no final report:
+     * the successor carries the state on (its maps were handed over) and reports it. */
+    eunomia_status (*retire)(eunomia_instance *inst, char *err, size_t err_size);
 };
 
 /*

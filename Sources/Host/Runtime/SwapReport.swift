@@ -1,0 +1,53 @@
+/// One build of a plugin, as reports and the API name it.
+public struct BuildRef: Codable, Sendable, Equatable {
+    public var plugin: String
+    public var version: String
+    public var build: String
+
+    public init(plugin: String, version: String, build: String) {
+        self.plugin = plugin
+        self.version = version
+        self.build = build
+    }
+}
+
+/// What a hot swap did, returned by every swap (and by the API as JSON).
+public struct SwapReport: Codable, Sendable, Equatable {
+    public var tracker: String
+    public var from: BuildRef
+    public var to: BuildRef
+    /// "cutover": each event delivered by exactly one version (the kernel-side ownership map,
+    /// or the host comparing event times). "overlap": the schema has no event time and the
+    /// builds share no cutover map, so both versions ran for `overlapMs` (events in that window
+    /// may arrive twice).
+    public var mode: String
+    /// The cutover instant T, CLOCK_MONOTONIC ns: events from T on belong to the new version.
+    public var cutoverNs: UInt64
+    /// Calls in flight at T (begun before it) that the new version delivered through the handed-over maps.
+    public var handedOver: UInt64
+    /// Records the host dropped because the other version delivered them (host-side cutover).
+    public var duplicatesSuppressed: UInt64
+    /// Records lost in the swap: the old version's ring-buffer losses while it was retired,
+    /// plus calls left in entry maps that could not be handed over. Must be 0.
+    public var lostInSwap: UInt64
+    public var overlapMs: Double?
+    /// Request to the old version being gone, in milliseconds.
+    public var durationMs: Double
+    /// Request to the new version attached and owning events (the cutover), in milliseconds.
+    public var cutoverMs: Double
+    public var carriedMaps: [String]
+    public var notCarried: [String]
+}
+
+/// A tracker's totals over every instance it has had.
+public struct TrackerCounters: Codable, Sendable, Equatable {
+    public var events: UInt64
+    public var lost: UInt64
+    public var malformed: UInt64
+}
+
+public enum TrackerState: Equatable, Sendable {
+    case running
+    case failed(String)
+    case stopped
+}
