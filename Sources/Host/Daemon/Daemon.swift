@@ -89,6 +89,7 @@ public enum Daemon {
         let reloader = Reloader(options: options, running: config, manager: manager, logger: logger)
         let api = API(manager: manager, limits: config.limits, logger: logger, reload: { try await reloader.reload() })
         let tempSocket = (socketPath as NSString).deletingLastPathComponent + "/.eunomia.sock.\(getpid())"
+        let log = logger
         unlink(tempSocket)
         let unixApp = Application(
             router: api.router(token: nil),
@@ -98,7 +99,7 @@ public enum Daemon {
                 // the public path never has any other mode.
                 chmod(tempSocket, 0o600)
                 if rename(tempSocket, socketPath) != 0 {
-                    logger.critical("cannot move the socket to \(socketPath): \(String(cString: strerror(errno)))")
+                    log.critical("cannot move the socket to \(socketPath): \(String(cString: strerror(errno)))")
                 }
                 announce("listening on unix:\(socketPath)")
             },

@@ -327,7 +327,7 @@ enum OpenAPIDocument {
           "build": { "type": "string" },
           "requirement": { "type": "string", "description": "The plugin reference it was started with" },
           "params": { "type": "object", "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "integer" }, { "type": "boolean" }] } },
-          "state": { "type": "string", "enum": ["running", "failed"] },
+          "state": { "type": "string", "enum": ["running", "failed", "stopped"] },
           "events": { "type": "integer", "minimum": 0 },
           "lost": { "type": "integer", "minimum": 0 },
           "malformed": { "type": "integer", "minimum": 0 },
@@ -350,7 +350,7 @@ enum OpenAPIDocument {
       "SwapReport": {
         "type": "object",
         "required": ["tracker", "from", "to", "mode", "cutover_ns", "handed_over", "duplicates_suppressed", "lost_in_swap",
-                     "overlap_ms", "duration_ms", "carried_maps", "not_carried"],
+                     "overlap_ms", "duration_ms", "cutover_ms", "carried_maps", "not_carried"],
         "additionalProperties": false,
         "properties": {
           "tracker": { "type": "string" },
@@ -362,7 +362,8 @@ enum OpenAPIDocument {
           "duplicates_suppressed": { "type": "integer", "minimum": 0 },
           "lost_in_swap": { "type": "integer", "minimum": 0 },
           "overlap_ms": { "type": "number", "nullable": true },
-          "duration_ms": { "type": "number", "minimum": 0 },
+          "duration_ms": { "type": "number", "minimum": 0, "description": "The whole swap" },
+          "cutover_ms": { "type": "number", "minimum": 0, "description": "From the new build attached to the old one detached" },
           "carried_maps": { "type": "array", "items": { "type": "string" } },
           "not_carried": { "type": "array", "items": { "type": "string" } }
         }

@@ -21,7 +21,7 @@ final class OutputPump: @unchecked Sendable {
 
     init(name: String, sink: OutputSink, tracker: RunningTracker, queueBytes: Int) {
         self.name = name
-        subscriber = StreamSubscriber(format: .json, parameters: tracker.parameters, limitBytes: queueBytes)
+        subscriber = StreamSubscriber(format: .json, limitBytes: queueBytes)
         tracker.router.add(subscriber, name: name)
         let subscriber = self.subscriber
         let queue = DispatchQueue(label: "eunomia.output.\(name)")

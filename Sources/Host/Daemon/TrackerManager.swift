@@ -75,13 +75,14 @@ public struct SwapResult: Codable, Sendable {
     public var lostInSwap: UInt64
     public var overlapMs: Double?
     public var durationMs: Double
+    public var cutoverMs: Double
     public var carriedMaps: [String]
     public var notCarried: [String]
 
     enum CodingKeys: String, CodingKey {
         case tracker, from, to, mode
         case cutoverNs = "cutover_ns", handedOver = "handed_over", duplicatesSuppressed = "duplicates_suppressed"
-        case lostInSwap = "lost_in_swap", overlapMs = "overlap_ms", durationMs = "duration_ms"
+        case lostInSwap = "lost_in_swap", overlapMs = "overlap_ms", durationMs = "duration_ms", cutoverMs = "cutover_ms"
         case carriedMaps = "carried_maps", notCarried = "not_carried"
     }
 
@@ -96,6 +97,7 @@ public struct SwapResult: Codable, Sendable {
         lostInSwap = r.lostInSwap
         overlapMs = r.overlapMs
         durationMs = r.durationMs
+        cutoverMs = r.cutoverMs
         carriedMaps = r.carriedMaps
         notCarried = r.notCarried
     }
@@ -112,6 +114,7 @@ public struct SwapResult: Codable, Sendable {
         try c.encode(lostInSwap, forKey: .lostInSwap)
         try c.encode(overlapMs, forKey: .overlapMs)
         try c.encode(durationMs, forKey: .durationMs)
+        try c.encode(cutoverMs, forKey: .cutoverMs)
         try c.encode(carriedMaps, forKey: .carriedMaps)
         try c.encode(notCarried, forKey: .notCarried)
     }
@@ -384,9 +387,13 @@ public final class TrackerManager: @unchecked Sendable {
         let counters = running.counters()
         var state = "running"
         var error = lastError
-        if case .failed(let why) = running.state {
+        switch running.state {
+        case .running: break
+        case .failed(let why):
             state = "failed"
             error = why
+        case .stopped:
+            state = "stopped"
         }
         return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
                            requirement: t.spec.plugin, params: running.parameters.values, state: state,
@@ -464,7 +471,8 @@ public final class TrackerManager: @unchecked Sendable {
             guard let running else { throw EunomiaError("tracker \(id.quotedForError) is not running (\(t.lastError ?? "failed"))", kind: .conflict) }
             let current = running.plugin
             let target = try store.resolve("\(current.name)@\(version)")
-            let parameters = try ResolvedParameters(schema: target.schema, assignments: t.spec.params)
+            // Checked here for a 400 naming the parameter; the runtime resolves them again.
+            _ = try ResolvedParameters(schema: target.schema, assignments: t.spec.params)
             lock.lock()
             swapping[id] = BuildKey(target)
             lock.unlock()
@@ -474,7 +482,7 @@ public final class TrackerManager: @unchecked Sendable {
                 lock.unlock()
             }
             do {
-                let report = try running.swap(to: target, parameters: parameters)
+                let report = try running.swap(to: target)
                 logger.info("tracker \(id) swapped: \(current.reference) -> \(target.reference) (build \(target.buildID)), mode \(report.mode)")
                 return SwapResult(report)
             } catch {
@@ -494,7 +502,7 @@ public final class TrackerManager: @unchecked Sendable {
             throw EunomiaError("tracker \(id.quotedForError) is not running", kind: .conflict)
         }
         streamCount += 1
-        let subscriber = StreamSubscriber(format: .json, parameters: running.parameters, limitBytes: limits.streamQueueKB << 10)
+        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10)
         running.router.add(subscriber, name: "stream-\(streamCount)")
         let router = running.router
         let box = UncheckedBox(subscriber)
@@ -623,7 +631,7 @@ public final class TrackerManager: @unchecked Sendable {
                     if running.plugin.buildID != plugin.buildID {
                         existing.op.lock()
                         defer { existing.op.unlock() }
-                        _ = try running.swap(to: plugin, parameters: parameters)
+                        _ = try running.swap(to: plugin)
                     }
                     replaceSpec(existing, with: spec)
                     summary.swapped.append(spec.id)
