@@ -4,6 +4,15 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
+/// One client for the process: connection failures are reported at once (the default retries
+/// with backoff until the connect timeout, which turns "no server" into a minute's wait).
+private let sharedClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(10)
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
 /// The CLI's side of the API: the Unix socket by default, or http://HOST:PORT with the bearer
 /// token. A non-2xx answer becomes an EunomiaError with the server's one line and its kind.
 public struct APIClient: Sendable {
@@ -72,7 +81,7 @@ public struct APIClient: Sendable {
         let r = try request(method, path, body: body, contentType: contentType)
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(r, timeout: timeout)
+            response = try await sharedClient.execute(r, timeout: timeout)
         } catch {
             throw unreachable(error)
         }
@@ -91,7 +100,7 @@ public struct APIClient: Sendable {
         let r = try request(.GET, path, body: nil, contentType: "")
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(r, deadline: .distantFuture)
+            response = try await sharedClient.execute(r, deadline: .distantFuture)
         } catch {
             throw unreachable(error)
         }
@@ -121,12 +130,12 @@ public struct APIClient: Sendable {
 
     private func unreachable(_ error: Error) -> EunomiaError {
         var why = "\(error)"
-        if let e = error as? HTTPClientError {
+        // NIO's connect errors end in "(errno: N)": say it as the system does.
+        if let r = why.range(of: #"\(errno: ([0-9]+)\)"#, options: .regularExpression),
+           let n = Int32(why[r].dropFirst(8).dropLast()) {
+            why = String(cString: strerror(n))
+        } else if let e = error as? HTTPClientError {
             why = e.description
-        } else if let e = error as? IOError {
-            why = e.description
-        } else if "\(error)".contains("connectTimeout") || "\(error)".contains("connectionRefused") {
-            why = "connection refused"
         }
         let hint: String
         if case .unix = endpoint { hint = " (is `eunomia server` running? as root?)" } else { hint = "" }

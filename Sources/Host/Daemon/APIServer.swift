@@ -124,7 +124,7 @@ struct API: Sendable {
             for try await buffer in request.body {
                 total += buffer.readableBytes
                 guard total <= limit else {
-                    throw EunomiaError("package is larger than \(limits.maxUploadMB) MiB (limits.max_upload_mb)")
+                    throw HTTPError(.contentTooLarge, message: "package is larger than \(limits.maxUploadMB) MiB (limits.max_upload_mb)")
                 }
                 try buffer.withUnsafeReadableBytes { raw in
                     var offset = 0
@@ -225,7 +225,7 @@ struct API: Sendable {
         do {
             buffer = try await request.body.collect(upTo: DaemonInfo.maxJSONBody)
         } catch is NIOTooManyBytesError {
-            throw EunomiaError("request body is larger than \(DaemonInfo.maxJSONBody / 1024) KiB")
+            throw HTTPError(.contentTooLarge, message: "request body is larger than \(DaemonInfo.maxJSONBody / 1024) KiB")
         }
         guard buffer.readableBytes > 0 else { throw EunomiaError("empty body: send a JSON object") }
         let value: JSONValue
@@ -305,7 +305,7 @@ struct ErrorMiddleware: RouterMiddleware {
             let message: String
             switch e.status {
             case .notFound: message = "no such endpoint: \(request.method) \(request.uri.path.prefix(200))"
-            case .contentTooLarge: message = "request body too large"
+            case .contentTooLarge: message = e.body ?? "request body too large"
             default: message = e.body ?? e.status.reasonPhrase
             }
             return errorResponse(e.status, message)

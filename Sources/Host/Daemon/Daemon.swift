@@ -104,11 +104,10 @@ public enum Daemon {
                 announce("listening on unix:\(socketPath)")
             },
             logger: quiet(logger))
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: TrackerService(manager: manager), successTerminationBehavior: .ignore),
-            .init(service: ReloadService(reloader: reloader, logger: logger), successTerminationBehavior: .ignore),
-            .init(service: unixApp),
-        ]
+        // The group shuts its services down in reverse order: the trackers first (which ends
+        // every open event stream), then SIGHUP handling, then the listeners, which by then
+        // have no long-running request left to wait for.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: unixApp)]
         if let listen = config.listen, let token {
             let tcpApp = Application(
                 router: api.router(token: token.bytes),
@@ -121,6 +120,8 @@ public enum Daemon {
                 logger: quiet(logger))
             services.append(.init(service: tcpApp))
         }
+        services.append(.init(service: ReloadService(reloader: reloader, logger: logger), successTerminationBehavior: .ignore))
+        services.append(.init(service: TrackerService(manager: manager), successTerminationBehavior: .ignore))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
         var failure: Error?
         do {
@@ -251,7 +252,7 @@ final class Reloader: @unchecked Sendable {
 }
 
 /// Owns the trackers' lifetime in the service group: runs until graceful shutdown, then stops
-/// every tracker. Listed first, so it shuts down last, after the listeners closed their streams.
+/// every tracker. Listed last, so it shuts down first: its streams end before the listeners close.
 struct TrackerService: Service {
     let manager: TrackerManager
 

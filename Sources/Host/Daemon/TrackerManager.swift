@@ -191,7 +191,8 @@ struct BuildKey: Hashable {
 final class ManagedTracker: @unchecked Sendable {
     let id: String
     let origin: TrackerOrigin
-    let spec: TrackerSpec
+    /// What it was started from; a reload that only changes the requirement updates it in place.
+    var spec: TrackerSpec
     let op = NSLock()
     // Guarded by the manager's lock.
     var running: RunningTracker?
@@ -375,13 +376,14 @@ public final class TrackerManager: @unchecked Sendable {
         lock.lock()
         let running = t.running
         let lastError = t.lastError
+        let spec = t.spec
         lock.unlock()
         guard let running else {
             let p = t.failedBuild
             return TrackerInfo(id: t.id, plugin: p?.name ?? "", version: p?.version ?? "", build: p?.buildID ?? "",
-                               requirement: t.spec.plugin, params: [:], state: "failed", events: 0, lost: 0, malformed: 0,
+                               requirement: spec.plugin, params: [:], state: "failed", events: 0, lost: 0, malformed: 0,
                                dropped: [:], startedAt: TrackerManager.timestamp(t.failedAt), lastError: lastError, swaps: 0,
-                               origin: t.origin, outputs: t.spec.outputs.map(\.description))
+                               origin: t.origin, outputs: spec.outputs.map(\.description))
         }
         let plugin = running.plugin
         let counters = running.counters()
@@ -396,10 +398,10 @@ public final class TrackerManager: @unchecked Sendable {
             state = "stopped"
         }
         return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
-                           requirement: t.spec.plugin, params: running.parameters.values, state: state,
+                           requirement: spec.plugin, params: running.parameters.values, state: state,
                            events: counters.events, lost: counters.lost, malformed: counters.malformed,
                            dropped: running.router.dropped(), startedAt: TrackerManager.timestamp(running.startedAt),
-                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: t.spec.outputs.map(\.description))
+                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description))
     }
 
     // MARK: Stopping
@@ -472,7 +474,7 @@ public final class TrackerManager: @unchecked Sendable {
             let current = running.plugin
             let target = try store.resolve("\(current.name)@\(version)")
             // Checked here for a 400 naming the parameter; the runtime resolves them again.
-            _ = try ResolvedParameters(schema: target.schema, assignments: t.spec.params)
+            _ = try ResolvedParameters(schema: target.schema, assignments: running.parameters.assignments)
             lock.lock()
             swapping[id] = BuildKey(target)
             lock.unlock()
@@ -628,13 +630,15 @@ public final class TrackerManager: @unchecked Sendable {
                 }
                 if let running, existing.spec.params.sorted() == spec.params.sorted(), existing.spec.outputs == spec.outputs,
                    running.plugin.name == plugin.name {
-                    if running.plugin.buildID != plugin.buildID {
+                    // Another requirement: swapped when it now picks another build, else left as it is.
+                    let other = running.plugin.buildID != plugin.buildID
+                    if other {
                         existing.op.lock()
                         defer { existing.op.unlock() }
                         _ = try running.swap(to: plugin)
                     }
                     replaceSpec(existing, with: spec)
-                    summary.swapped.append(spec.id)
+                    if other { summary.swapped.append(spec.id) } else { summary.unchanged.append(spec.id) }
                     continue
                 }
                 if let (_, outputs) = try stopBlocking(existing) { waitSync(outputs) }
@@ -651,15 +655,10 @@ public final class TrackerManager: @unchecked Sendable {
         return summary
     }
 
-    /// The tracker keeps running under a new spec (a requirement changed, the build swapped).
+    /// The tracker keeps running under a new spec (a requirement changed, the build swapped or not).
     private func replaceSpec(_ t: ManagedTracker, with spec: TrackerSpec) {
-        let replacement = ManagedTracker(id: t.id, origin: t.origin, spec: spec)
         lock.lock()
-        replacement.running = t.running
-        replacement.outputs = t.outputs
-        replacement.lastError = t.lastError
-        if trackers[t.id] === t { trackers[t.id] = replacement }
-        t.stopped = true
+        t.spec = spec
         lock.unlock()
     }
 
