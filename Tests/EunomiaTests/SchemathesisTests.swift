@@ -43,6 +43,7 @@ final class SchemathesisTests: XCTestCase {
             "--max-examples", "20",
             "--request-timeout", "20",
             "--seed", "1",
+            "--generation-database", "none",
             "--no-color",
             "--report-dir", report.path,
         ], environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"])
