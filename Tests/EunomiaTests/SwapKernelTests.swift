@@ -106,7 +106,7 @@ final class SwapKernelTests: XCTestCase {
         let duplicated = seen.values.reduce(0) { $0 + max(0, $1 - 1) }
         let durations = reports.map(\.durationMs), cutovers = reports.map(\.cutoverMs)
         print("exactly once: \(expected.count) opens, \(reports.count) swaps: lost \(lost.count), duplicated \(duplicated); "
-              + "handed over \(reports.reduce(0) { $0 + $1.handedOver }), lost in swaps \(reports.reduce(0) { $0 + $1.lostInSwap }); "
+              + "handed over \(counters.handedOver), lost in swaps \(reports.reduce(0) { $0 + $1.lostInSwap }); "
               + "swap to cutover p50 \(String(format: "%.1f", Self.percentile(cutovers, 0.5))) ms p99 \(String(format: "%.1f", Self.percentile(cutovers, 0.99))) ms, "
               + "whole swap p50 \(String(format: "%.1f", Self.percentile(durations, 0.5))) ms; ring buffer lost \(counters.lost)")
         XCTAssertEqual(lost.count, 0, "never delivered: \(lost.prefix(10))")
@@ -118,7 +118,7 @@ final class SwapKernelTests: XCTestCase {
             XCTAssertTrue(r.carriedMaps.contains("start"), "the entry map is handed over: \(r)")
         }
         // The three FIFO opens were in flight across at least one swap each.
-        XCTAssertGreaterThanOrEqual(reports.reduce(0) { $0 + $1.handedOver }, 3)
+        XCTAssertGreaterThanOrEqual(counters.handedOver, 3)
         XCTAssertEqual(tracker.swaps, 20)
     }
 

@@ -60,9 +60,12 @@ public final class RunningTracker: @unchecked Sendable {
     public func counters() -> TrackerCounters {
         stateLock.withLock {
             let s = active.stats()
-            return TrackerCounters(events: retired.events + router.withDelivery { active.gate.delivered },
-                                   lost: retired.lost + s.lost,
-                                   malformed: retired.malformed + router.withDelivery { active.gate.malformed })
+            let gate = active.gate
+            return router.withDelivery {
+                TrackerCounters(events: retired.events + gate.delivered, lost: retired.lost + s.lost,
+                                malformed: retired.malformed + gate.malformed, handedOver: retired.handedOver + gate.handedOver,
+                                duplicatesSuppressed: retired.duplicatesSuppressed + gate.suppressed)
+            }
         }
     }
 
@@ -161,9 +164,13 @@ public final class RunningTracker: @unchecked Sendable {
         router.withDelivery { router.sourceEnded(old.source) }
         let overlapEnd = eh_monotonic_ns()
         stateLock.withLock {
-            retired.events += router.withDelivery { old.gate.delivered }
+            router.withDelivery {
+                retired.events += old.gate.delivered
+                retired.malformed += old.gate.malformed
+                retired.handedOver += old.gate.handedOver
+                retired.duplicatesSuppressed += old.gate.suppressed
+            }
             retired.lost += oldStats.lost
-            retired.malformed += router.withDelivery { old.gate.malformed }
             active = new
             swapCount += 1
         }
