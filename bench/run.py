@@ -21,6 +21,9 @@ BIN = os.path.join(ROOT, "bin", "eunomia")
 BUILD = os.path.join(ROOT, "build")
 PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
 FOOTPRINT = os.path.join(ROOT, ".build", "release", "eunomia-bench-footprint")
+SWAPBENCH = os.path.join(ROOT, ".build", "release", "eunomia-bench-swap")
+N_SWAPS = int(os.environ.get("BENCH_SWAPS", 100))
+N_SOAK = int(os.environ.get("BENCH_SOAK_SWAPS", 1000))
 N_PIPELINE = int(os.environ.get("BENCH_PIPELINE_EVENTS", 10_000_000))
 M_OPENS = int(os.environ.get("BENCH_OPENS", 2_000_000))
 
@@ -180,7 +183,8 @@ def footprint(store):
     for n in (0, 5):
         chosen = [names[i % len(names)] for i in range(n)]
         r = run_json([FOOTPRINT, "20"] + chosen, env=env)
-        result[f"idle_host_{n}_trackers"] = {"trackers": chosen, "rss_mb": r["rss_mb"], "cpu_percent": r["cpu_percent"]}
+        result[f"idle_host_{n}_trackers"] = {"trackers": chosen, "rss_mb": r["rss_mb"], "cpu_percent": r["cpu_percent"],
+                                             "wakeups_per_s": r.get("wakeups_per_s")}
         print(f"idle host, {n} trackers: {r['rss_mb']:.1f} MB RSS, {r['cpu_percent']:.2f}% CPU", flush=True)
 
     # Install time, into a fresh store.
@@ -193,6 +197,19 @@ def footprint(store):
     shutil.rmtree(fresh, ignore_errors=True)
     print(f"install: {result['install_ms']:.0f} ms", flush=True)
     return result
+
+
+def swaps(store):
+    """Start, event and swap latency, and a swap soak, in one host process (bench/swap)."""
+    env = dict(os.environ, EUNOMIA_HOME=store)
+    subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "bench", "opensnoop-0.2.0.pkg")], check=True,
+                   capture_output=True, env=env)
+    r = run_json([SWAPBENCH, str(N_SWAPS), str(N_SOAK)], env=env)
+    print(f"start to first event: p50 {r['start_to_first_event_ms']['p50']:.1f} ms; event to output: p50 "
+          f"{r['event_to_output_ms']['p50']:.2f} ms p99 {r['event_to_output_ms']['p99']:.2f} ms; swap to new version: p50 "
+          f"{r['swap_to_new_version_ms']['p50']:.1f} ms p99 {r['swap_to_new_version_ms']['p99']:.1f} ms; soak "
+          f"{r['soak']['swaps']} swaps: fds {r['soak']['fds']}, threads {r['soak']['threads']}, RSS {r['soak']['rss_kb']} KiB", flush=True)
+    return r
 
 
 def memleak(store):
@@ -253,6 +270,16 @@ def markdown(r):
         f"| idle host process, 5 trackers | {f['idle_host_5_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_5_trackers']['cpu_percent']:.2f}% CPU |",
         f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
     ]
+    if "swaps" in r:
+        w = r["swaps"]
+        lines += [
+            f"| tracker start to first event (in process) | p50 {w['start_to_first_event_ms']['p50']:.1f} ms, p99 {w['start_to_first_event_ms']['p99']:.1f} ms |",
+            f"| event to output, 20 opens/s | p50 {w['event_to_output_ms']['p50']:.2f} ms, p99 {w['event_to_output_ms']['p99']:.2f} ms |",
+            f"| hot swap, request to the new version's first event ({w['swap_to_new_version_ms']['n']} swaps) | p50 "
+            f"{w['swap_to_new_version_ms']['p50']:.1f} ms, p99 {w['swap_to_new_version_ms']['p99']:.1f} ms (whole swap p50 {w['swap_whole_ms']['p50']:.0f} ms) |",
+            f"| swap soak ({w['soak']['swaps']} swaps) | fds {w['soak']['fds'][0]} -> {w['soak']['fds'][1]}, threads {w['soak']['threads'][0]} -> "
+            f"{w['soak']['threads'][1]}, RSS {w['soak']['rss_kb'][0] / 1024:.1f} -> {w['soak']['rss_kb'][1] / 1024:.1f} MB; lost in swaps {w['lost_in_swaps']} |",
+        ]
     if "memleak" in r:
         m = r["memleak"]
         lines.append(f"| memleak on a malloc-heavy program ({m['pairs']} malloc/free pairs) | {m['untraced_ns_per_pair']:.0f} ns per pair "
@@ -279,7 +306,7 @@ def main():
                                capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
         results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
                    "end_to_end": end_to_end(store), "footprint": footprint(store), "symbolize": symbolize(),
-                   "memleak": memleak(store)}
+                   "swaps": swaps(store), "memleak": memleak(store)}
     finally:
         shutil.rmtree(store, ignore_errors=True)
     out = os.path.join(ROOT, "bench", "results")

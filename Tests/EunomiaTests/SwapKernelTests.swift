@@ -154,6 +154,19 @@ final class SwapKernelTests: XCTestCase {
         }
     }
 
+    /// The C-level check of the same protocol (Tests/Fixtures/swap_check.c): two copies of
+    /// opensnoop's library in one process, handover and cutover driven by hand.
+    func testSwapProtocolInC() throws {
+        let binary = TestSupport.repoRoot.appendingPathComponent("build/tests/swap_check")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestSupport.TestFailure("no build/tests/swap_check: run make test (it builds it)")
+        }
+        let result = try TestSupport.run(binary.path, [])
+        print(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("lost 0, duplicated 0"), result.stdout)
+    }
+
     /// syscount's counts live in BPF maps handed to the new version: getppid calls made before
     /// and after a swap are all in the one final report.
     func testSyscountCountsSurviveASwap() throws {
