@@ -69,7 +69,8 @@ func rssKB() -> Int {
 do {
     let store = Store()
     let v1 = try store.resolve("opensnoop@0.1.0"), v2 = try store.resolve("opensnoop@0.2.0")
-    let logger = Logger(label: "bench-swap")
+    var logger = Logger(label: "bench-swap")
+    logger.logLevel = .warning
     let loop = try EventLoop(logger: logger)
     loop.startThread()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-bench-swap-\(getpid())")
