@@ -109,11 +109,16 @@ do {
     probe.watchPaths = false
 
     // Swaps under a steady load from a thread of this process (the pid filter keeps it ours).
-    let loadStop = NSLock()
-    var loading = true
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = true
+        var isSet: Bool { lock.withLock { value } }
+        func clear() { lock.withLock { value = false } }
+    }
+    let loading = Flag()
     let loadThread = Thread {
         let path = dir.appendingPathComponent("load").path
-        while loadStop.withLock({ loading }) {
+        while loading.isSet {
             close(open(path, O_CREAT | O_WRONLY, 0o600))
             usleep(500)
         }
@@ -141,7 +146,7 @@ do {
     }
     eh_release_free_memory()
     let fds1 = fdCount(), threads1 = threadCount(), rss1 = rssKB()
-    loadStop.withLock { loading = false }
+    loading.clear()
     let counters = try tracker.stop()
     loop.shutdown()
 
