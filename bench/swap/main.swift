@@ -70,7 +70,7 @@ do {
     let store = Store()
     let v1 = try store.resolve("opensnoop@0.1.0"), v2 = try store.resolve("opensnoop@0.2.0")
     var logger = Logger(label: "bench-swap")
-    logger.logLevel = .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["BENCH_LOG"] == "debug" ? .debug : .warning
     let loop = try EventLoop(logger: logger)
     loop.startThread()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-bench-swap-\(getpid())")

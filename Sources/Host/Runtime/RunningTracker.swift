@@ -121,7 +121,9 @@ public final class RunningTracker: @unchecked Sendable {
         if new.instanceSupportsHandover {
             taken = try failing(old, plugin) { try new.handover(generation: generation, maps: offered) }
         }
+        let created = eh_monotonic_ns()
         try failing(old, plugin) { try new.start() }
+        let attached = eh_monotonic_ns()
 
         // Cut over: from T on, events belong to the new instance.
         router.withDelivery { router.sourceStarted(new.source) }
@@ -142,6 +144,7 @@ public final class RunningTracker: @unchecked Sendable {
             }
         }
         let cutoverDone = eh_monotonic_ns()
+        logger.debug("\(id): swap to \(plugin.reference): verify, load and create \(Double(created - began) / 1e6) ms, load and attach \(Double(attached - created) / 1e6) ms, cut over \(Double(cutoverDone - attached) / 1e6) ms")
         let lostBefore = old.stats().lost
 
         // Drain the old instance: served a little longer, then retired (detached, ring buffer
