@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "eunomia",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "eunomia", targets: ["eunomia"]),
     ],
@@ -13,6 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/mxcl/Version", from: "2.1.0"),
+        // The daemon only (EunomiaDaemon and the CLI); EunomiaHost and the fuzzers stay free of them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // The stable plugin ABI header, plus the small libbpf helper that plugins compile in.
@@ -82,10 +89,28 @@ let package = Package(
             ],
             path: "Sources/Host/Run"
         ),
+        // `eunomia server`: config, tracker manager, outputs, the HTTP API; and the API client.
+        .target(
+            name: "EunomiaDaemon",
+            dependencies: [
+                "EunomiaHost", "CHostSupport", "PluginABI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Host/Daemon"
+        ),
         .executableTarget(
             name: "eunomia",
             dependencies: [
-                "EunomiaHost",
+                "EunomiaHost", "EunomiaDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,7 +159,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -15,17 +15,27 @@ struct Eunomia: ParsableCommand {
               eunomia plugin install build/packages/opensnoop-0.1.0.pkg
               eunomia run opensnoop --comm bash -o json
 
+            Or run the daemon and drive it (docs/http-api.md):
+
+              eunomia server --config /etc/eunomia/eunomia.toml
+              eunomia tracker start opensnoop --id opens
+
             The store is /var/lib/eunomia unless --store or EUNOMIA_HOME says otherwise.
             Tracing needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.
             """,
-        subcommands: [Run.self, Plugin.self])
+        subcommands: [Run.self, Plugin.self, Server.self, Tracker.self])
 }
 
 // Errors are one line on stderr ("eunomia: error: ..."), usage errors included; --help and
 // --version print as usual.
 do {
     var command = try Eunomia.parseAsRoot()
-    try command.run()
+    // Client and server commands are async (they talk HTTP); the rest run synchronously.
+    if let asyncCommand = command as? AsyncParsableCommand {
+        try await runAsync(asyncCommand)
+    } else {
+        try command.run()
+    }
 } catch let error as ExitCode {
     Eunomia.exit(withError: error)
 } catch {

@@ -4,7 +4,7 @@ import Foundation
 
 /// Reading files that an attacker may have put in place: only regular files, opened without
 /// following a final symlink and without blocking on a FIFO, never read past a cap.
-enum SafeFile {
+package enum SafeFile {
     /// Opens path read-only and returns the descriptor of a regular file, or throws one line
     /// (starting with what is wrong: "is a directory", "no such file").
     static func openRegular(_ path: String) throws -> (fd: Int32, size: Int64, stat: stat) {
@@ -45,7 +45,7 @@ enum SafeFile {
     }
 
     /// The whole content of a regular file of at most maxBytes.
-    static func read(_ path: String, maxBytes: Int) throws -> Data {
+    package static func read(_ path: String, maxBytes: Int) throws -> Data {
         let (fd, size, _) = try openRegular(path)
         defer { close(fd) }
         guard size <= Int64(maxBytes) else {

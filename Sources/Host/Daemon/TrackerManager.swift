@@ -1,0 +1,712 @@
+import EunomiaHost
+import Foundation
+import Logging
+
+/// Who started a tracker: the config (reload owns it) or the API (reload never touches it).
+public enum TrackerOrigin: String, Codable, Sendable {
+    case config
+    case api
+}
+
+/// What GET /api/v1/trackers/{id} returns.
+public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
+    public var id: String
+    public var plugin: String
+    public var version: String
+    public var build: String
+    /// The plugin reference it was started with (NAME, NAME@VERSION, NAME@^1.2 ...).
+    public var requirement: String
+    public var params: [String: ParamValue]
+    /// running, or failed (last_error says why).
+    public var state: String
+    public var events: UInt64
+    public var lost: UInt64
+    public var malformed: UInt64
+    /// Records dropped per subscriber (outputs and API streams), by name.
+    public var dropped: [String: UInt64]
+    public var startedAt: String
+    public var lastError: String?
+    public var swaps: Int
+    public var origin: TrackerOrigin
+    public var outputs: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, plugin, version, build, requirement, params, state, events, lost, malformed, dropped
+        case startedAt = "started_at", lastError = "last_error", swaps, origin, outputs
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(plugin, forKey: .plugin)
+        try c.encode(version, forKey: .version)
+        try c.encode(build, forKey: .build)
+        try c.encode(requirement, forKey: .requirement)
+        try c.encode(params, forKey: .params)
+        try c.encode(state, forKey: .state)
+        try c.encode(events, forKey: .events)
+        try c.encode(lost, forKey: .lost)
+        try c.encode(malformed, forKey: .malformed)
+        try c.encode(dropped, forKey: .dropped)
+        try c.encode(startedAt, forKey: .startedAt)
+        // Always present (null when there is none), as the OpenAPI document says.
+        try c.encode(lastError, forKey: .lastError)
+        try c.encode(swaps, forKey: .swaps)
+        try c.encode(origin, forKey: .origin)
+        try c.encode(outputs, forKey: .outputs)
+    }
+}
+
+/// What POST /api/v1/trackers/{id}/swap returns: the runtime's SwapReport, in the API's snake_case.
+public struct SwapResult: Codable, Sendable {
+    public struct Build: Codable, Sendable, Equatable {
+        public var plugin: String
+        public var version: String
+        public var build: String
+    }
+
+    public var tracker: String
+    public var from: Build
+    public var to: Build
+    public var mode: String
+    public var cutoverNs: UInt64
+    public var handedOver: UInt64
+    public var duplicatesSuppressed: UInt64
+    public var lostInSwap: UInt64
+    public var overlapMs: Double?
+    public var durationMs: Double
+    public var cutoverMs: Double
+    public var carriedMaps: [String]
+    public var notCarried: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case tracker, from, to, mode
+        case cutoverNs = "cutover_ns", handedOver = "handed_over", duplicatesSuppressed = "duplicates_suppressed"
+        case lostInSwap = "lost_in_swap", overlapMs = "overlap_ms", durationMs = "duration_ms", cutoverMs = "cutover_ms"
+        case carriedMaps = "carried_maps", notCarried = "not_carried"
+    }
+
+    init(_ r: SwapReport) {
+        tracker = r.tracker
+        from = Build(plugin: r.from.plugin, version: r.from.version, build: r.from.build)
+        to = Build(plugin: r.to.plugin, version: r.to.version, build: r.to.build)
+        mode = r.mode
+        cutoverNs = r.cutoverNs
+        handedOver = r.handedOver
+        duplicatesSuppressed = r.duplicatesSuppressed
+        lostInSwap = r.lostInSwap
+        overlapMs = r.overlapMs
+        durationMs = r.durationMs
+        cutoverMs = r.cutoverMs
+        carriedMaps = r.carriedMaps
+        notCarried = r.notCarried
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tracker, forKey: .tracker)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(cutoverNs, forKey: .cutoverNs)
+        try c.encode(handedOver, forKey: .handedOver)
+        try c.encode(duplicatesSuppressed, forKey: .duplicatesSuppressed)
+        try c.encode(lostInSwap, forKey: .lostInSwap)
+        try c.encode(overlapMs, forKey: .overlapMs)
+        try c.encode(durationMs, forKey: .durationMs)
+        try c.encode(cutoverMs, forKey: .cutoverMs)
+        try c.encode(carriedMaps, forKey: .carriedMaps)
+        try c.encode(notCarried, forKey: .notCarried)
+    }
+}
+
+/// What a reload did, by tracker id.
+public struct ReloadSummary: Codable, Sendable, Equatable {
+    public struct Failure: Codable, Sendable, Equatable {
+        public var id: String
+        public var error: String
+    }
+
+    public var started: [String] = []
+    public var stopped: [String] = []
+    public var swapped: [String] = []
+    /// Params or outputs changed: stopped and started again.
+    public var restarted: [String] = []
+    public var unchanged: [String] = []
+    public var failed: [Failure] = []
+
+    public var line: String {
+        "reload: \(started.count) started, \(stopped.count) stopped, \(swapped.count) swapped, \(restarted.count) restarted, \(unchanged.count) unchanged, \(failed.count) failed"
+            + failed.map { "; \($0.id): \($0.error)" }.joined()
+    }
+}
+
+/// A live record stream for one API client: a bounded StreamSubscriber on the tracker's router.
+public final class EventStream: @unchecked Sendable {
+    private let subscriber: StreamSubscriber
+    private let detach: @Sendable () -> Void
+    private let closed = Locked(false)
+
+    init(subscriber: StreamSubscriber, detach: @escaping @Sendable () -> Void) {
+        self.subscriber = subscriber
+        self.detach = detach
+    }
+
+    /// The next chunk of whole JSON lines; nil once the tracker stopped or close() was called.
+    public func next() async -> [UInt8]? { await subscriber.next() }
+
+    /// Ends the stream and removes the subscriber (idempotent).
+    public func close() {
+        let first = closed.withLock { c -> Bool in
+            defer { c = true }
+            return !c
+        }
+        guard first else { return }
+        subscriber.close()
+        detach()
+    }
+}
+
+/// A build a tracker runs (or is about to): what plugin removal must not take away.
+struct BuildKey: Hashable {
+    var name: String
+    var version: String
+    var buildID: String
+
+    init(name: String, version: String, buildID: String) {
+        self.name = name
+        self.version = version
+        self.buildID = buildID
+    }
+
+    init(_ p: InstalledPlugin) {
+        name = p.name
+        version = p.version
+        buildID = p.buildID
+    }
+}
+
+/// One tracker the server manages, across swaps. Control operations on it hold `op`, on a
+/// blocking thread: one at a time per tracker, while other trackers proceed in parallel.
+final class ManagedTracker: @unchecked Sendable {
+    let id: String
+    let origin: TrackerOrigin
+    /// What it was started from; a reload that only changes the requirement updates it in place.
+    var spec: TrackerSpec
+    let op = NSLock()
+    // Guarded by the manager's lock.
+    var running: RunningTracker?
+    var outputs: [OutputPump] = []
+    var lastError: String?
+    var stopped = false
+    /// The build it tried to run when it never started (state failed).
+    var failedBuild: InstalledPlugin?
+    var failedAt = Date()
+
+    init(id: String, origin: TrackerOrigin, spec: TrackerSpec) {
+        self.id = id
+        self.origin = origin
+        self.spec = spec
+    }
+}
+
+/// The running trackers: one EventLoop serving all of them, a table id -> tracker, per-tracker
+/// serialisation of control operations, max_trackers, and the builds in use (which plugin removal
+/// refuses to take). Every error is an EunomiaError whose kind the API maps to a status.
+public final class TrackerManager: @unchecked Sendable {
+    public let store: Store
+    public let limits: Limits
+    private let logger: Logger
+    private let loop: EventLoop
+    private let lock = NSLock()
+    // Guarded by lock:
+    private var trackers: [String: ManagedTracker] = [:]
+    /// Ids being started, with the build each will run.
+    private var pending: [String: BuildKey] = [:]
+    /// Builds a swap in progress is moving to.
+    private var swapping: [String: BuildKey] = [:]
+    private var closed = false
+    private var streamCount = 0
+    /// One reload at a time.
+    private let reloadLock = NSLock()
+
+    public init(store: Store, limits: Limits, logger: Logger) throws {
+        self.store = store
+        self.limits = limits
+        self.logger = logger
+        loop = try EventLoop(logger: logger)
+        loop.startThread()
+    }
+
+    private static let dateFormatter: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+
+    private static func timestamp(_ d: Date) -> String {
+        dateFormatter.string(from: d)
+    }
+
+    // MARK: Starting
+
+    /// Checks a start request that needs no store: the id, the reference's grammar, parameter names.
+    static func check(_ spec: TrackerSpec) throws {
+        guard TrackerID.isValid(spec.id) else {
+            throw EunomiaError("\(spec.id.quotedForError) is not a tracker id (\(TrackerID.grammar))")
+        }
+        _ = try PluginReference.parse(spec.plugin)
+        for p in spec.params {
+            let key = p.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            guard Validate.isIdentifier(key) else {
+                throw EunomiaError("\(key.quotedForError) is not a parameter name ([a-z_][a-z0-9_]*, at most 64 characters)")
+            }
+        }
+    }
+
+    /// The build and parameters a spec asks for, against the store as it is now.
+    func prepare(_ spec: TrackerSpec) throws -> (InstalledPlugin, ResolvedParameters) {
+        try TrackerManager.check(spec)
+        let plugin = try store.resolve(spec.plugin)
+        let parameters = try ResolvedParameters(schema: plugin.schema, assignments: spec.params)
+        return (plugin, parameters)
+    }
+
+    /// Starts a tracker. A nil id gets one generated (NAME-XXXXXXXX).
+    public func start(id: String?, plugin: String, params: [String], outputs: [OutputSpec] = [],
+                      origin: TrackerOrigin = .api) async throws -> TrackerInfo {
+        let name = (try? PluginReference.parse(plugin).name) ?? "tracker"
+        var spec = TrackerSpec(id: id ?? TrackerID.generate(plugin: name), plugin: plugin, params: params, outputs: outputs)
+        if id == nil {
+            // A generated id that happens to be taken gets another.
+            for _ in 0..<8 where isTaken(spec.id) { spec.id = TrackerID.generate(plugin: name) }
+        }
+        let s = spec
+        return try await blocking { [self] in
+            let (installed, parameters) = try prepare(s)
+            return try startPrepared(s, plugin: installed, parameters: parameters, origin: origin, keepFailure: false)
+        }
+    }
+
+    private func isTaken(_ id: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return trackers[id] != nil || pending[id] != nil
+    }
+
+    /// Reserves the id, loads and attaches the tracker, opens its outputs. Blocking.
+    /// keepFailure: a tracker that fails to attach stays listed as failed (config trackers).
+    private func startPrepared(_ spec: TrackerSpec, plugin: InstalledPlugin, parameters: ResolvedParameters,
+                               origin: TrackerOrigin, keepFailure: Bool) throws -> TrackerInfo {
+        try reserve(spec.id, build: BuildKey(plugin))
+        var sinks: [(String, OutputSink)] = []
+        let running: RunningTracker
+        do {
+            for o in spec.outputs { sinks.append((o.description, try OutputPump.sink(for: o, trackerID: spec.id, logger: logger))) }
+            running = try RunningTracker(id: spec.id, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+        } catch {
+            for (_, s) in sinks { s.close() }
+            let e = TrackerManager.mapped(error)
+            let managed = ManagedTracker(id: spec.id, origin: origin, spec: spec)
+            managed.lastError = e.message
+            managed.failedBuild = plugin
+            lock.lock()
+            pending[spec.id] = nil
+            if keepFailure && !closed { trackers[spec.id] = managed }
+            lock.unlock()
+            logger.error("tracker \(spec.id) (\(plugin.reference), build \(plugin.buildID)) did not start: \(e.message)")
+            throw e
+        }
+        let managed = ManagedTracker(id: spec.id, origin: origin, spec: spec)
+        managed.running = running
+        managed.outputs = sinks.map { OutputPump(name: $0.0, sink: $0.1, tracker: running, queueBytes: limits.streamQueueKB << 10) }
+        lock.lock()
+        pending[spec.id] = nil
+        let shuttingDown = closed
+        if !shuttingDown { trackers[spec.id] = managed }
+        lock.unlock()
+        if shuttingDown {
+            // shutdown() ran while this one attached: it is not in the table, so stop it here.
+            _ = try? running.stop()
+            throw EunomiaError("the server is shutting down", kind: .conflict)
+        }
+        logger.info("tracker \(spec.id) started: \(plugin.reference) (build \(plugin.buildID))")
+        return info(managed)
+    }
+
+    private func reserve(_ id: String, build: BuildKey) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { throw EunomiaError("the server is shutting down", kind: .conflict) }
+        if trackers[id] != nil {
+            throw EunomiaError("tracker \(id.quotedForError) already exists", kind: .conflict)
+        }
+        guard pending[id] == nil else { throw EunomiaError("tracker \(id.quotedForError) is being started", kind: .conflict) }
+        guard trackers.count + pending.count < limits.maxTrackers else {
+            throw EunomiaError("\(limits.maxTrackers) trackers exist, the limit (limits.max_trackers); stop one first", kind: .conflict)
+        }
+        pending[id] = build
+    }
+
+    // MARK: Reading
+
+    public func list() -> [TrackerInfo] {
+        lock.lock()
+        let all = trackers.values.sorted { $0.id < $1.id }
+        lock.unlock()
+        return all.map(info)
+    }
+
+    public func get(_ id: String) throws -> TrackerInfo {
+        try info(find(id))
+    }
+
+    private func find(_ id: String) throws -> ManagedTracker {
+        guard TrackerID.isValid(id) else {
+            throw EunomiaError("\(id.quotedForError) is not a tracker id (\(TrackerID.grammar))")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let t = trackers[id] { return t }
+        if pending[id] != nil { throw EunomiaError("tracker \(id.quotedForError) is being started", kind: .conflict) }
+        throw EunomiaError("no tracker \(id.quotedForError)", kind: .notFound)
+    }
+
+    private func info(_ t: ManagedTracker) -> TrackerInfo {
+        lock.lock()
+        let running = t.running
+        let lastError = t.lastError
+        let spec = t.spec
+        lock.unlock()
+        guard let running else {
+            let p = t.failedBuild
+            return TrackerInfo(id: t.id, plugin: p?.name ?? "", version: p?.version ?? "", build: p?.buildID ?? "",
+                               requirement: spec.plugin, params: [:], state: "failed", events: 0, lost: 0, malformed: 0,
+                               dropped: [:], startedAt: TrackerManager.timestamp(t.failedAt), lastError: lastError, swaps: 0,
+                               origin: t.origin, outputs: spec.outputs.map(\.description))
+        }
+        let plugin = running.plugin
+        let counters = running.counters()
+        var state = "running"
+        var error = lastError
+        switch running.state {
+        case .running: break
+        case .failed(let why):
+            state = "failed"
+            error = why
+        case .stopped:
+            state = "stopped"
+        }
+        return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
+                           requirement: spec.plugin, params: running.parameters.values, state: state,
+                           events: counters.events, lost: counters.lost, malformed: counters.malformed,
+                           dropped: running.router.dropped(), startedAt: TrackerManager.timestamp(running.startedAt),
+                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description))
+    }
+
+    // MARK: Stopping
+
+    /// Stops a tracker: detached, final report delivered, every subscriber finished, its outputs
+    /// written out. Returns its last state.
+    public func stop(_ id: String) async throws -> TrackerInfo {
+        let t = try find(id)
+        let result = try await blocking { [self] in try stopBlocking(t) }
+        if let result { await finishOutputs(result.1); return result.0 }
+        throw EunomiaError("no tracker \(id.quotedForError)", kind: .notFound)
+    }
+
+    /// Nil when another call stopped it first.
+    private func stopBlocking(_ t: ManagedTracker) throws -> (TrackerInfo, [OutputPump])? {
+        t.op.lock()
+        defer { t.op.unlock() }
+        lock.lock()
+        let already = t.stopped
+        let running = t.running
+        lock.unlock()
+        if already { return nil }
+        var last = info(t)
+        if let running {
+            do {
+                let counters = try running.stop()
+                last.events = counters.events
+                last.lost = counters.lost
+                last.malformed = counters.malformed
+            } catch {
+                let e = TrackerManager.mapped(error)
+                lock.lock()
+                t.lastError = e.message
+                lock.unlock()
+                throw e
+            }
+        }
+        lock.lock()
+        t.stopped = true
+        if trackers[t.id] === t { trackers[t.id] = nil }
+        let outputs = t.outputs
+        lock.unlock()
+        logger.info("tracker \(t.id) stopped: \(last.events) events, \(last.lost) lost")
+        return (last, outputs)
+    }
+
+    private func finishOutputs(_ outputs: [OutputPump]) async {
+        for o in outputs { await o.finish() }
+    }
+
+    // MARK: Swapping
+
+    /// Moves a tracker to another version of its plugin: VERSION, ^RANGE, ~RANGE or latest. The
+    /// same parameters are checked against the new build's schema first; on any failure the old
+    /// build keeps running.
+    public func swap(_ id: String, version: String) async throws -> SwapResult {
+        guard VersionRequirement.parse(version) != nil else {
+            throw EunomiaError("\(version.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
+        }
+        let t = try find(id)
+        return try await blocking { [self] in
+            t.op.lock()
+            defer { t.op.unlock() }
+            lock.lock()
+            let running = t.running
+            let stopped = t.stopped
+            lock.unlock()
+            guard !stopped else { throw EunomiaError("no tracker \(id.quotedForError)", kind: .notFound) }
+            guard let running else { throw EunomiaError("tracker \(id.quotedForError) is not running (\(t.lastError ?? "failed"))", kind: .conflict) }
+            let current = running.plugin
+            let target = try store.resolve("\(current.name)@\(version)")
+            // Checked here for a 400 naming the parameter; the runtime resolves them again.
+            _ = try ResolvedParameters(schema: target.schema, assignments: running.parameters.assignments)
+            lock.lock()
+            swapping[id] = BuildKey(target)
+            lock.unlock()
+            defer {
+                lock.lock()
+                swapping[id] = nil
+                lock.unlock()
+            }
+            do {
+                let report = try running.swap(to: target)
+                logger.info("tracker \(id) swapped: \(current.reference) -> \(target.reference) (build \(target.buildID)), mode \(report.mode)")
+                return SwapResult(report)
+            } catch {
+                throw TrackerManager.mapped(error)
+            }
+        }
+    }
+
+    // MARK: Streams
+
+    /// A bounded live stream of the tracker's records as JSON lines.
+    public func subscribe(_ id: String) throws -> EventStream {
+        let t = try find(id)
+        lock.lock()
+        defer { lock.unlock() }
+        guard let running = t.running, !t.stopped else {
+            throw EunomiaError("tracker \(id.quotedForError) is not running", kind: .conflict)
+        }
+        streamCount += 1
+        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10)
+        running.router.add(subscriber, name: "stream-\(streamCount)")
+        let router = running.router
+        let box = UncheckedBox(subscriber)
+        return EventStream(subscriber: subscriber, detach: { router.remove(box.value) })
+    }
+
+    // MARK: Plugins
+
+    /// Builds that trackers run or are about to (starting, swapping), with the trackers using each.
+    func buildsInUse() -> [BuildKey: [String]] {
+        lock.lock()
+        defer { lock.unlock() }
+        var result: [BuildKey: [String]] = [:]
+        for t in trackers.values { if let r = t.running { result[BuildKey(r.plugin), default: []].append(t.id) } }
+        for (id, b) in pending { result[b, default: []].append(id) }
+        for (id, b) in swapping { result[b, default: []].append(id) }
+        return result
+    }
+
+    /// Ids of the trackers running each installed build, for GET /plugins.
+    public func trackersUsing(name: String, version: String, buildID: String) -> [String] {
+        (buildsInUse()[BuildKey(name: name, version: version, buildID: buildID)] ?? []).sorted()
+    }
+
+    /// Removes NAME (every version) or NAME@VERSION; refused (409) while a tracker runs one of those builds.
+    public func removePlugin(_ reference: String) async throws -> [String] {
+        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, Validate.isPluginName(name) else {
+            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
+        }
+        if parts.count == 2, Validate.semver(parts[1]) == nil {
+            throw EunomiaError("\(parts[1].quotedForError) is not a semantic version like 1.2.3")
+        }
+        let version: String? = parts.count == 2 ? parts[1] : nil
+        return try await blocking { [self] in
+            // Held across the check and the removal: no start can reserve a build in between.
+            lock.lock()
+            defer { lock.unlock() }
+            var users: [String] = []
+            for t in trackers.values {
+                if let r = t.running, r.plugin.name == name, version == nil || r.plugin.version == version { users.append(t.id) }
+            }
+            for (id, b) in pending.merging(swapping, uniquingKeysWith: { a, _ in a })
+            where b.name == name && (version == nil || b.version == version) {
+                users.append(id)
+            }
+            if !users.isEmpty {
+                throw EunomiaError("\(reference) is in use by tracker\(users.count == 1 ? "" : "s") \(users.sorted().joined(separator: ", ")); stop \(users.count == 1 ? "it" : "them") first", kind: .conflict)
+            }
+            let contents = store.scan()
+            let semver = version.flatMap(Validate.semver)
+            let present = contents.plugins.contains { $0.name == name && (semver == nil || $0.semver == semver) }
+                || contents.damaged.contains { $0.name == name && $0.version != nil && (semver == nil || $0.version == semver) }
+            guard present else { throw EunomiaError("\(reference) is not installed", kind: .notFound) }
+            return try store.remove(reference)
+        }
+    }
+
+    // MARK: Config
+
+    /// Brings the config's trackers to `specs`: added ones started, removed ones stopped, changed
+    /// ones swapped (same plugin, same params and outputs, other requirement) or stopped and
+    /// started again (params or outputs changed); unchanged ones are not touched, nor are trackers
+    /// started over the API. Every spec is resolved against the store first: if any is bad, this
+    /// throws and nothing changed. Failures after that (an attach refused by the kernel) are per
+    /// tracker, in the summary.
+    public func apply(_ specs: [TrackerSpec]) async throws -> ReloadSummary {
+        try await blocking { [self] in
+            reloadLock.lock()
+            defer { reloadLock.unlock() }
+            return try applyBlocking(specs)
+        }
+    }
+
+    private func applyBlocking(_ specs: [TrackerSpec]) throws -> ReloadSummary {
+        // 1. Check everything; change nothing.
+        var prepared: [String: (InstalledPlugin, ResolvedParameters)] = [:]
+        for spec in specs {
+            do {
+                prepared[spec.id] = try prepare(spec)
+            } catch let e as EunomiaError {
+                throw EunomiaError("tracker \(spec.id.quotedForError)\(spec.line.map { " (line \($0))" } ?? ""): \(e.message)",
+                                   kind: e.kind == .conflict ? .conflict : .invalid)
+            }
+        }
+        lock.lock()
+        let current = trackers.values.filter { $0.origin == .config }
+        let apiIDs = Set(trackers.values.filter { $0.origin == .api }.map(\.id)).union(pending.keys)
+        let apiCount = trackers.values.filter { $0.origin == .api }.count
+        lock.unlock()
+        if let clash = specs.first(where: { apiIDs.contains($0.id) }) {
+            throw EunomiaError("tracker \(clash.id.quotedForError) in the config is taken by a tracker started over the API", kind: .conflict)
+        }
+        guard apiCount + specs.count <= limits.maxTrackers else {
+            throw EunomiaError("\(specs.count) config trackers and \(apiCount) API trackers exceed limits.max_trackers (\(limits.maxTrackers))", kind: .conflict)
+        }
+        // 2. Apply.
+        var summary = ReloadSummary()
+        let byID = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
+        for t in current.sorted(by: { $0.id < $1.id }) where byID[t.id] == nil {
+            do {
+                if let (_, outputs) = try stopBlocking(t) { waitSync(outputs) }
+                summary.stopped.append(t.id)
+            } catch {
+                summary.failed.append(.init(id: t.id, error: TrackerManager.mapped(error).message))
+            }
+        }
+        for spec in specs {
+            guard let (plugin, parameters) = prepared[spec.id] else { continue }
+            let existing = current.first { $0.id == spec.id }
+            do {
+                guard let existing else {
+                    _ = try startPrepared(spec, plugin: plugin, parameters: parameters, origin: .config, keepFailure: true)
+                    summary.started.append(spec.id)
+                    continue
+                }
+                lock.lock()
+                let running = existing.running
+                lock.unlock()
+                if existing.spec.sameDefinition(as: spec), running != nil {
+                    summary.unchanged.append(spec.id)
+                    continue
+                }
+                if let running, existing.spec.params.sorted() == spec.params.sorted(), existing.spec.outputs == spec.outputs,
+                   running.plugin.name == plugin.name {
+                    // Another requirement: swapped when it now picks another build, else left as it is.
+                    let other = running.plugin.buildID != plugin.buildID
+                    if other {
+                        existing.op.lock()
+                        defer { existing.op.unlock() }
+                        _ = try running.swap(to: plugin)
+                    }
+                    replaceSpec(existing, with: spec)
+                    if other { summary.swapped.append(spec.id) } else { summary.unchanged.append(spec.id) }
+                    continue
+                }
+                if let (_, outputs) = try stopBlocking(existing) { waitSync(outputs) }
+                lock.lock()
+                if trackers[spec.id] === existing { trackers[spec.id] = nil }
+                lock.unlock()
+                _ = try startPrepared(spec, plugin: plugin, parameters: parameters, origin: .config, keepFailure: true)
+                summary.restarted.append(spec.id)
+            } catch {
+                summary.failed.append(.init(id: spec.id, error: TrackerManager.mapped(error).message))
+            }
+        }
+        logger.notice("\(summary.line)")
+        return summary
+    }
+
+    /// The tracker keeps running under a new spec (a requirement changed, the build swapped or not).
+    private func replaceSpec(_ t: ManagedTracker, with spec: TrackerSpec) {
+        lock.lock()
+        t.spec = spec
+        lock.unlock()
+    }
+
+    private func waitSync(_ outputs: [OutputPump]) {
+        guard !outputs.isEmpty else { return }
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            for o in outputs { await o.finish() }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 10)
+    }
+
+    // MARK: Shutdown
+
+    /// Stops every tracker (each delivering its final report and finishing its subscribers), waits
+    /// for the outputs to be written, then stops the event loop. Idempotent.
+    public func shutdown() async {
+        let (wasClosed, all) = closeTable()
+        if wasClosed { return }
+        for t in all {
+            do {
+                if let (_, outputs) = try await blocking({ [self] in try stopBlocking(t) }) { await finishOutputs(outputs) }
+            } catch {
+                logger.error("tracker \(t.id): stopping failed: \(error)")
+            }
+        }
+        // Starts that were attaching when closed was set stop themselves (startPrepared).
+        loop.shutdown()
+        logger.info("all trackers stopped")
+    }
+
+    private func closeTable() -> (Bool, [ManagedTracker]) {
+        lock.lock()
+        defer { lock.unlock() }
+        let wasClosed = closed
+        closed = true
+        return (wasClosed, Array(trackers.values))
+    }
+
+    static func mapped(_ error: Error) -> EunomiaError {
+        if let e = error as? EunomiaError { return e }
+        return EunomiaError("\(error)", kind: .failed)
+    }
+}
+
+/// Carries a non-Sendable reference into a @Sendable closure that only hands it back.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
