@@ -97,7 +97,7 @@ install-plugins: build
 run: install-plugins
 	bin/eunomia run opensnoop
 
-test: build fuzz-build fuzz-seeds
+test: build fuzz-build fuzz-seeds $(BUILD)/tests/swap_check
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
 	EUNOMIA_FUZZ_BIN_DIR=$(CURDIR)/$(FUZZ_BIN) swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
 
@@ -135,7 +135,7 @@ fuzz: fuzz-build fuzz-seeds
 		Tests/Fuzz/run-fuzzer.sh $$t $(FUZZ_BIN)/eunomia-fuzz-$$t $(FUZZ_TIME) $(FUZZ_DIR)/$$t $(FUZZ_DIR)/seeds/$$t || failed=1; \
 	done; exit $$failed
 
-BENCH_TOOLS := $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize \
+BENCH_TOOLS := $(BUILD)/bench/opensnoop-0.2.0.pkg $(BUILD)/bench/synthetic.so $(BUILD)/bench/loadgen $(BUILD)/bench/minimal_consumer $(BUILD)/bench/symbolize \
 	$(BUILD)/bench/malloc_load
 
 $(BUILD)/bench/malloc_load: bench/malloc_load.c
@@ -157,6 +157,15 @@ $(BUILD)/bench/loadgen: bench/loadgen.c
 $(BUILD)/bench/minimal_consumer: bench/minimal_consumer.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall $< -o $@ -lbpf
+
+# A second version of opensnoop from the same sources, for the swap benchmark.
+$(BUILD)/bench/opensnoop-0.2.0.pkg: bin/eunomia $(BUILD)/plugins/opensnoop/opensnoop.bpf.o Plugins/opensnoop/opensnoop.c Plugins/opensnoop/schema.json $(HELPER) $(HELPER_HDRS)
+	@mkdir -p $(BUILD)/bench/opensnoop-v2
+	sed 's/EUNOMIA_BPF_PLUGIN("opensnoop", "0.1.0"/EUNOMIA_BPF_PLUGIN("opensnoop", "0.2.0"/' Plugins/opensnoop/opensnoop.c > $(BUILD)/bench/opensnoop-v2/opensnoop.c
+	$(CC) $(PLUGIN_CFLAGS) -IPlugins/opensnoop $(BUILD)/bench/opensnoop-v2/opensnoop.c $(HELPER) -o $(BUILD)/bench/opensnoop-v2/opensnoop.so $(PLUGIN_LDFLAGS)
+	cp $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/bench/opensnoop-v2/
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["version"]="0.2.0"; json.dump(s, open(sys.argv[2], "w"), indent=1)' Plugins/opensnoop/schema.json $(BUILD)/bench/opensnoop-v2/schema.json
+	bin/eunomia plugin pack $(BUILD)/bench/opensnoop-v2 -o $(BUILD)/bench/
 
 # Benchmarks: results in bench/results/latest.{json,md}. Not part of the tests.
 bench: build $(BENCH_TOOLS)

@@ -128,6 +128,12 @@ let package = Package(
             dependencies: ["EunomiaHost", "CHostSupport", .product(name: "Logging", package: "swift-log")],
             path: "bench/footprint"
         ),
+        // `make bench` only: swap latency, start and event latency, and a swap soak, in one process.
+        .executableTarget(
+            name: "eunomia-bench-swap",
+            dependencies: ["EunomiaHost", "CHostSupport", .product(name: "Logging", package: "swift-log")],
+            path: "bench/swap"
+        ),
         // libFuzzer targets (docs/fuzzing.md): `make fuzz-build` builds them with --sanitize fuzzer into
         // .build-fuzz. -parse-as-library: libFuzzer supplies main there; in a plain build each one's
         // @_cdecl <module>_main (SwiftPM's renamed entry point) makes it a replayer of input files.

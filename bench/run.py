@@ -11,7 +11,10 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
+import threading
+import http.client
 import sys
 import tempfile
 import time
@@ -21,6 +24,9 @@ BIN = os.path.join(ROOT, "bin", "eunomia")
 BUILD = os.path.join(ROOT, "build")
 PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
 FOOTPRINT = os.path.join(ROOT, ".build", "release", "eunomia-bench-footprint")
+SWAPBENCH = os.path.join(ROOT, ".build", "release", "eunomia-bench-swap")
+N_SWAPS = int(os.environ.get("BENCH_SWAPS", 100))
+N_SOAK = int(os.environ.get("BENCH_SOAK_SWAPS", 1000))
 N_PIPELINE = int(os.environ.get("BENCH_PIPELINE_EVENTS", 10_000_000))
 M_OPENS = int(os.environ.get("BENCH_OPENS", 2_000_000))
 
@@ -180,7 +186,8 @@ def footprint(store):
     for n in (0, 5):
         chosen = [names[i % len(names)] for i in range(n)]
         r = run_json([FOOTPRINT, "20"] + chosen, env=env)
-        result[f"idle_host_{n}_trackers"] = {"trackers": chosen, "rss_mb": r["rss_mb"], "cpu_percent": r["cpu_percent"]}
+        result[f"idle_host_{n}_trackers"] = {"trackers": chosen, "rss_mb": r["rss_mb"], "cpu_percent": r["cpu_percent"],
+                                             "wakeups_per_s": r.get("wakeups_per_s")}
         print(f"idle host, {n} trackers: {r['rss_mb']:.1f} MB RSS, {r['cpu_percent']:.2f}% CPU", flush=True)
 
     # Install time, into a fresh store.
@@ -192,6 +199,174 @@ def footprint(store):
     result["install_ms"] = (time.monotonic() - t0) * 1000
     shutil.rmtree(fresh, ignore_errors=True)
     print(f"install: {result['install_ms']:.0f} ms", flush=True)
+    return result
+
+
+def swaps(store):
+    """Start, event and swap latency, and a swap soak, in one host process (bench/swap)."""
+    env = dict(os.environ, EUNOMIA_HOME=store)
+    subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "bench", "opensnoop-0.2.0.pkg")], check=True,
+                   capture_output=True, env=env)
+    r = run_json([SWAPBENCH, str(N_SWAPS), str(N_SOAK)], env=env)
+    print(f"start to first event: p50 {r['start_to_first_event_ms']['p50']:.1f} ms; event to output: p50 "
+          f"{r['event_to_output_ms']['p50']:.2f} ms p99 {r['event_to_output_ms']['p99']:.2f} ms; swap to new version: p50 "
+          f"{r['swap_to_new_version_ms']['p50']:.1f} ms p99 {r['swap_to_new_version_ms']['p99']:.1f} ms; soak "
+          f"{r['soak']['swaps']} swaps: fds {r['soak']['fds']}, threads {r['soak']['threads']}, RSS {r['soak']['rss_kb']} KiB", flush=True)
+    return r
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    """HTTP over the server's Unix socket."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def api(sock, method, path, body=None):
+    c = UnixHTTP(sock)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"} if body is not None else {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status >= 300:
+        raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
+    return json.loads(data) if data else None
+
+
+class Server:
+    """`eunomia server` on a private socket and store."""
+
+    def __init__(self, store):
+        self.dir = tempfile.mkdtemp(prefix="eunomia-bench-server-")
+        self.sock = os.path.join(self.dir, "eunomia.sock")
+        self.proc = subprocess.Popen([BIN, "server", "--socket", self.sock, "--store", store, "--log-level", "warning"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            try:
+                api(self.sock, "GET", "/api/v1/health")
+                return
+            except (OSError, RuntimeError, http.client.HTTPException):
+                time.sleep(0.05)
+        raise RuntimeError("eunomia server did not come up")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Stream(threading.Thread):
+    """One NDJSON client of a tracker's events: counts lines, notes when a marker first appears."""
+
+    def __init__(self, sock, tracker, marker=None):
+        super().__init__(daemon=True)
+        self.sock, self.tracker, self.marker = sock, tracker, marker
+        self.lines, self.seen_at, self.ready = 0, None, threading.Event()
+
+    def run(self):
+        c = UnixHTTP(self.sock, timeout=600)
+        c.request("GET", f"/api/v1/trackers/{self.tracker}/events?format=ndjson")
+        r = c.getresponse()
+        self.ready.set()
+        while True:
+            line = r.fp.readline()
+            if not line:
+                return
+            self.lines += 1
+            if self.marker and self.seen_at is None and self.marker.encode() in line:
+                self.seen_at = time.monotonic()
+
+
+EVENT_TRACKERS = ["bindsnoop", "execsnoop", "exitsnoop", "mountsnoop", "opensnoop", "sigsnoop", "statsnoop",
+                  "tcpconnect", "tcpstates", "oomkill"]
+
+
+def daemon(store, end_to_end_result):
+    """The server: idle with 5 trackers, API start to first event, every event tracker under the
+    open storm with one NDJSON client on opensnoop's stream."""
+    result = {}
+    server = Server(store)
+    try:
+        # Idle, 5 trackers filtered on a command that never runs.
+        for name in ["opensnoop", "execsnoop", "exitsnoop", "bindsnoop", "statsnoop"]:
+            api(server.sock, "POST", "/api/v1/trackers", {"id": f"idle-{name}", "plugin": name, "params": {"comm": "no-such-comm"}})
+        time.sleep(2)
+        ticks0, t0 = cpu_ticks(server.proc.pid), time.monotonic()
+        time.sleep(20)
+        ticks1, t1 = cpu_ticks(server.proc.pid), time.monotonic()
+        result["idle_5_trackers"] = {"rss_mb": rss_kb(server.proc.pid) / 1024,
+                                     "cpu_percent": (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (t1 - t0) * 100}
+        print(f"idle server, 5 trackers: {result['idle_5_trackers']['rss_mb']:.1f} MB RSS, "
+              f"{result['idle_5_trackers']['cpu_percent']:.2f}% CPU", flush=True)
+        for name in ["opensnoop", "execsnoop", "exitsnoop", "bindsnoop", "statsnoop"]:
+            api(server.sock, "DELETE", f"/api/v1/trackers/idle-{name}")
+
+        # API request to first event: start, connect a stream, open a marked file every ms.
+        starts = []
+        for i in range(10):
+            marker = tempfile.mktemp(prefix=f"eunomia-api-first-{i}-")
+            t0 = time.monotonic()
+            api(server.sock, "POST", "/api/v1/trackers", {"id": f"first{i}", "plugin": "opensnoop", "params": {"comm": "python3"}})
+            stream = Stream(server.sock, f"first{i}", marker)
+            stream.start()
+            stream.ready.wait(10)
+            while stream.seen_at is None and time.monotonic() - t0 < 10:
+                try:
+                    open(marker).close()
+                except FileNotFoundError:
+                    pass
+                time.sleep(0.001)
+            if stream.seen_at:
+                starts.append((stream.seen_at - t0) * 1000)
+            api(server.sock, "DELETE", f"/api/v1/trackers/first{i}")
+        starts.sort()
+        result["api_start_to_first_event_ms"] = {"p50": starts[len(starts) // 2] if starts else None,
+                                                 "max": starts[-1] if starts else None}
+        print(f"API start to first event: p50 {result['api_start_to_first_event_ms']['p50']:.0f} ms", flush=True)
+
+        # Every event tracker at once under the open storm, opensnoop's stream read by one client.
+        for name in EVENT_TRACKERS:
+            params = {"comm": "loadgen"} if name != "oomkill" else {}
+            api(server.sock, "POST", "/api/v1/trackers", {"id": f"storm-{name}", "plugin": name, "params": params})
+        stream = Stream(server.sock, "storm-opensnoop")
+        stream.start()
+        stream.ready.wait(10)
+        time.sleep(0.5)
+        files = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "Makefile")]
+        ticks0, lines0 = cpu_ticks(server.proc.pid), stream.lines
+        load = loadgen(files)
+        time.sleep(1)
+        ticks1 = cpu_ticks(server.proc.pid)
+        trackers = {t["id"]: t for t in api(server.sock, "GET", "/api/v1/trackers")}
+        opens = trackers["storm-opensnoop"]
+        events = sum(t["events"] for t in trackers.values())
+        lost = sum(t["lost"] for t in trackers.values())
+        delivered = stream.lines - lines0
+        cpu_s = (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK")
+        result["storm_all_event_trackers"] = {
+            "trackers": len(EVENT_TRACKERS), "opens": load["opens"], "opens_per_s": load["opens_per_s"],
+            "events": events, "lost": lost, "server_cpu_s": cpu_s,
+            "cpu_ns_per_event": cpu_s * 1e9 / max(events, 1),
+            "run_alone_cpu_ns_per_event": end_to_end_result["eunomia_json"]["cpu_ns_per_event"],
+            "stream_delivered": delivered, "stream_dropped": sum(opens.get("dropped", {}).values()),
+            "stream_events_per_s": delivered / max(load["seconds"], 1e-9),
+        }
+        r = result["storm_all_event_trackers"]
+        print(f"server, {r['trackers']} event trackers under the storm: {r['events']} events, {r['lost']} lost, "
+              f"{r['cpu_ns_per_event']:.0f} ns CPU/event (eunomia run alone {r['run_alone_cpu_ns_per_event']:.0f}); "
+              f"stream {r['stream_delivered']} delivered ({r['stream_events_per_s'] / 1e3:.0f} k/s), {r['stream_dropped']} dropped", flush=True)
+        for name in EVENT_TRACKERS:
+            api(server.sock, "DELETE", f"/api/v1/trackers/storm-{name}")
+    finally:
+        server.stop()
     return result
 
 
@@ -253,6 +428,27 @@ def markdown(r):
         f"| idle host process, 5 trackers | {f['idle_host_5_trackers']['rss_mb']:.1f} MB RSS, {f['idle_host_5_trackers']['cpu_percent']:.2f}% CPU |",
         f"| `eunomia plugin install` | {f['install_ms']:.0f} ms |",
     ]
+    if "swaps" in r:
+        w = r["swaps"]
+        lines += [
+            f"| tracker start to first event (in process) | p50 {w['start_to_first_event_ms']['p50']:.1f} ms, p99 {w['start_to_first_event_ms']['p99']:.1f} ms |",
+            f"| event to output, 20 opens/s | p50 {w['event_to_output_ms']['p50']:.2f} ms, p99 {w['event_to_output_ms']['p99']:.2f} ms |",
+            f"| hot swap, request to the new version's first event ({w['swap_to_new_version_ms']['n']} swaps) | p50 "
+            f"{w['swap_to_new_version_ms']['p50']:.1f} ms, p99 {w['swap_to_new_version_ms']['p99']:.1f} ms (whole swap p50 {w['swap_whole_ms']['p50']:.0f} ms) |",
+            f"| swap soak ({w['soak']['swaps']} swaps) | fds {w['soak']['fds'][0]} -> {w['soak']['fds'][1]}, threads {w['soak']['threads'][0]} -> "
+            f"{w['soak']['threads'][1]}, RSS {w['soak']['rss_kb'][0] / 1024:.1f} -> {w['soak']['rss_kb'][1] / 1024:.1f} MB; lost in swaps {w['lost_in_swaps']} |",
+        ]
+    if "daemon" in r:
+        d = r["daemon"]
+        st = d["storm_all_event_trackers"]
+        lines += [
+            f"| idle `eunomia server`, 5 trackers | {d['idle_5_trackers']['rss_mb']:.1f} MB RSS, {d['idle_5_trackers']['cpu_percent']:.2f}% CPU |",
+            f"| API start request to first event | p50 {d['api_start_to_first_event_ms']['p50']:.0f} ms |",
+            f"| server, {st['trackers']} event trackers under the open storm | {st['events']} events, {st['lost']} lost, "
+            f"{st['cpu_ns_per_event']:.0f} ns CPU/event (`eunomia run` alone: {st['run_alone_cpu_ns_per_event']:.0f}) |",
+            f"| one NDJSON client on opensnoop's stream, same storm | {st['stream_events_per_s'] / 1e3:.0f} k events/s delivered, "
+            f"{st['stream_delivered']} delivered, {st['stream_dropped']} dropped (counted) |",
+        ]
     if "memleak" in r:
         m = r["memleak"]
         lines.append(f"| memleak on a malloc-heavy program ({m['pairs']} malloc/free pairs) | {m['untraced_ns_per_pair']:.0f} ns per pair "
@@ -277,9 +473,10 @@ def main():
             if pkg.endswith(".pkg"):
                 subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True,
                                capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
+        e2e = end_to_end(store)
         results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
-                   "end_to_end": end_to_end(store), "footprint": footprint(store), "symbolize": symbolize(),
-                   "memleak": memleak(store)}
+                   "end_to_end": e2e, "footprint": footprint(store), "symbolize": symbolize(),
+                   "swaps": swaps(store), "daemon": daemon(store, e2e), "memleak": memleak(store)}
     finally:
         shutil.rmtree(store, ignore_errors=True)
     out = os.path.join(ROOT, "bench", "results")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import CHostSupport
 import PluginABI
 import XCTest
 @testable import EunomiaHost
@@ -57,6 +58,51 @@ final class ABITests: XCTestCase {
         if EUNOMIA_ABI_MINOR > 0 {
             XCTAssertNil(loadError(try build("older", ["-DFAKE_ABI_MINOR=0"])))
         }
+    }
+
+    /// A plugin built for ABI 1.1 (its table ends at get_stats) loads in this 1.2 host, offers
+    /// no wait fd, map fds or handover, and is served by the event loop on its timer.
+    func testABI11PluginIsPolledOnTheLoopTimer() throws {
+        let size = MemoryLayout<eunomia_plugin>.offset(of: \eunomia_plugin.get_stats)! + MemoryLayout<UnsafeRawPointer>.size
+        let library = try PluginLibrary(path: build("abi11", ["-DFAKE_ABI_MINOR=1", "-DFAKE_TABLE_SIZE=\(size)"]).path)
+        XCTAssertEqual(library.abi, ABIVersion(major: 1, minor: 1))
+        XCTAssertFalse(library.has(\.wait_fd))
+        let schema = try TestSupport.fakeSchema()
+        let params = try ResolvedParameters(schema: schema, assignments: ["count=4", "tag=3"])
+        let captured = CapturedOutputLocked()
+        let formatter = EventFormatter(schema: schema, parameters: params, format: .json, output: captured.buffer)
+        let instance = try PluginInstance(library: library, configJSON: params.configJSON(), bpfObject: dir, packageDirectory: dir,
+                                          sink: formatter, logger: Logger(label: "test"))
+        try instance.start()
+        XCTAssertNil(instance.waitFD())
+        XCTAssertNil(instance.mapFD("events"))
+        XCTAssertFalse(instance.supportsHandover)
+
+        final class Served: LoopSource {
+            let instance: PluginInstance
+            let output: OutputBuffer
+            var services = 0
+            init(_ instance: PluginInstance, _ output: OutputBuffer) { self.instance = instance; self.output = output }
+            var waitFD: Int32? { instance.waitFD() }
+            func service() -> Bool {
+                services += 1
+                _ = try? instance.poll(timeoutMs: 0)
+                output.flush()
+                return true
+            }
+        }
+        let loop = try EventLoop(logger: Logger(label: "test"))
+        let served = Served(instance, captured.buffer)
+        loop.add(served)
+        let began = Date()
+        loop.run(until: eh_monotonic_ns() + 350_000_000)
+        XCTAssertGreaterThanOrEqual(served.services, 2, "served on the 100 ms timer")
+        XCTAssertLessThanOrEqual(served.services, 5, "not busy-polled")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(began), 0.3)
+        loop.remove(served)
+        try instance.retire() // a 1.1 plugin has no retire: stop stands in for it
+        XCTAssertEqual(captured.text.split(separator: "\n").count, 4, captured.text)
+        instance.destroy()
     }
 
     func testTruncatedTableIsRefused() throws {

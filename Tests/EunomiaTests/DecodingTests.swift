@@ -160,7 +160,7 @@ final class ParameterTests: XCTestCase {
         let config = try JSONSerialization.jsonObject(with: Data(p.configJSON().utf8)) as! [String: Any]
         XCTAssertEqual(config["comm"] as? String, "bash")
         XCTAssertEqual(config["failed"] as? Bool, true)
-        XCTAssertEqual(config["ringbuf_kb"] as? Int, 4096)
+        XCTAssertEqual(config["ringbuf_kb"] as? Int, 512)
     }
 
     func testErrorsNameTheParameter() throws {

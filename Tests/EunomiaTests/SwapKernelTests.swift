@@ -106,7 +106,7 @@ final class SwapKernelTests: XCTestCase {
         let duplicated = seen.values.reduce(0) { $0 + max(0, $1 - 1) }
         let durations = reports.map(\.durationMs), cutovers = reports.map(\.cutoverMs)
         print("exactly once: \(expected.count) opens, \(reports.count) swaps: lost \(lost.count), duplicated \(duplicated); "
-              + "handed over \(reports.reduce(0) { $0 + $1.handedOver }), lost in swaps \(reports.reduce(0) { $0 + $1.lostInSwap }); "
+              + "handed over \(counters.handedOver), lost in swaps \(reports.reduce(0) { $0 + $1.lostInSwap }); "
               + "swap to cutover p50 \(String(format: "%.1f", Self.percentile(cutovers, 0.5))) ms p99 \(String(format: "%.1f", Self.percentile(cutovers, 0.99))) ms, "
               + "whole swap p50 \(String(format: "%.1f", Self.percentile(durations, 0.5))) ms; ring buffer lost \(counters.lost)")
         XCTAssertEqual(lost.count, 0, "never delivered: \(lost.prefix(10))")
@@ -118,7 +118,7 @@ final class SwapKernelTests: XCTestCase {
             XCTAssertTrue(r.carriedMaps.contains("start"), "the entry map is handed over: \(r)")
         }
         // The three FIFO opens were in flight across at least one swap each.
-        XCTAssertGreaterThanOrEqual(reports.reduce(0) { $0 + $1.handedOver }, 3)
+        XCTAssertGreaterThanOrEqual(counters.handedOver, 3)
         XCTAssertEqual(tracker.swaps, 20)
     }
 
@@ -152,6 +152,19 @@ final class SwapKernelTests: XCTestCase {
             try? input.fileHandleForWriting.close()
             process.waitUntilExit()
         }
+    }
+
+    /// The C-level check of the same protocol (Tests/Fixtures/swap_check.c): two copies of
+    /// opensnoop's library in one process, handover and cutover driven by hand.
+    func testSwapProtocolInC() throws {
+        let binary = TestSupport.repoRoot.appendingPathComponent("build/tests/swap_check")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestSupport.TestFailure("no build/tests/swap_check: run make test (it builds it)")
+        }
+        let result = try TestSupport.run(binary.path, [])
+        print(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("lost 0, duplicated 0"), result.stdout)
     }
 
     /// syscount's counts live in BPF maps handed to the new version: getppid calls made before

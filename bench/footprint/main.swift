@@ -14,7 +14,8 @@ guard args.count >= 2, let seconds = Double(args[1]) else {
 }
 do {
     let store = Store()
-    let logger = Logger(label: "footprint")
+    var logger = Logger(label: "footprint")
+    logger.logLevel = .warning
     let loop = try EventLoop(logger: logger)
     loop.startThread()
     var trackers: [RunningTracker] = []

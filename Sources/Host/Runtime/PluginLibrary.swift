@@ -22,7 +22,9 @@ public final class PluginLibrary {
     /// True when the table has `member` (EUNOMIA_HAS_FIELD) and it is not NULL.
     func has<T>(_ member: KeyPath<eunomia_plugin, T?>) -> Bool {
         guard let offset = MemoryLayout<eunomia_plugin>.offset(of: member) else { return false }
-        return Int(table.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size && table.pointee[keyPath: member] != nil
+        guard Int(table.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size else { return false }
+        // Loaded from its offset alone: the table may end right after it.
+        return UnsafeRawPointer(table).load(fromByteOffset: offset, as: UnsafeRawPointer?.self) != nil
     }
 
     /// `label` names the library in errors when path is not its store path (/proc/self/fd/N).
@@ -43,18 +45,21 @@ public final class PluginLibrary {
         guard let table = entry(UInt16(EUNOMIA_ABI_MAJOR), UInt16(EUNOMIA_ABI_MINOR)) else {
             throw fail("the plugin declined to run on eunomia ABI \(ArtifactChecks.hostABI)")
         }
-        let t = table.pointee
-        let abi = ABIVersion(major: Int(t.abi_major), minor: Int(t.abi_minor))
+        // Read the table through the pointer, member by member: a 1.1 plugin's table ends
+        // before the 1.2 members, so a copy of the whole struct would read past it.
+        let size = Int(table.pointee.struct_size)
+        guard size >= PluginLibrary.requiredTableSize else {
+            throw fail("function table has \(size) bytes, ABI 1.x needs at least \(PluginLibrary.requiredTableSize)")
+        }
+        let abi = ABIVersion(major: Int(table.pointee.abi_major), minor: Int(table.pointee.abi_minor))
         do {
             try ArtifactChecks.checkABI(abi, what: "plugin")
         } catch let e as EunomiaError {
             throw fail(e.message)
         }
-        guard Int(t.struct_size) >= PluginLibrary.requiredTableSize else {
-            throw fail("function table has \(t.struct_size) bytes, ABI \(abi) needs at least \(PluginLibrary.requiredTableSize)")
-        }
-        guard t.create != nil, t.start != nil, t.poll != nil, t.stop != nil, t.destroy != nil, t.get_stats != nil,
-              let name = t.name, let version = t.version else {
+        guard table.pointee.create != nil, table.pointee.start != nil, table.pointee.poll != nil, table.pointee.stop != nil,
+              table.pointee.destroy != nil, table.pointee.get_stats != nil,
+              let name = table.pointee.name, let version = table.pointee.version else {
             throw fail("function table has a NULL entry")
         }
         self.handle = handle

@@ -60,9 +60,12 @@ public final class RunningTracker: @unchecked Sendable {
     public func counters() -> TrackerCounters {
         stateLock.withLock {
             let s = active.stats()
-            return TrackerCounters(events: retired.events + router.withDelivery { active.gate.delivered },
-                                   lost: retired.lost + s.lost,
-                                   malformed: retired.malformed + router.withDelivery { active.gate.malformed })
+            let gate = active.gate
+            return router.withDelivery {
+                TrackerCounters(events: retired.events + gate.delivered, lost: retired.lost + s.lost,
+                                malformed: retired.malformed + gate.malformed, handedOver: retired.handedOver + gate.handedOver,
+                                duplicatesSuppressed: retired.duplicatesSuppressed + gate.suppressed)
+            }
         }
     }
 
@@ -118,7 +121,9 @@ public final class RunningTracker: @unchecked Sendable {
         if new.instanceSupportsHandover {
             taken = try failing(old, plugin) { try new.handover(generation: generation, maps: offered) }
         }
+        let created = eh_monotonic_ns()
         try failing(old, plugin) { try new.start() }
+        let attached = eh_monotonic_ns()
 
         // Cut over: from T on, events belong to the new instance.
         router.withDelivery { router.sourceStarted(new.source) }
@@ -139,6 +144,7 @@ public final class RunningTracker: @unchecked Sendable {
             }
         }
         let cutoverDone = eh_monotonic_ns()
+        logger.debug("\(id): swap to \(plugin.reference): verify, load and create \(Double(created - began) / 1e6) ms, load and attach \(Double(attached - created) / 1e6) ms, cut over \(Double(cutoverDone - attached) / 1e6) ms")
         let lostBefore = old.stats().lost
 
         // Drain the old instance: served a little longer, then retired (detached, ring buffer
@@ -161,9 +167,13 @@ public final class RunningTracker: @unchecked Sendable {
         router.withDelivery { router.sourceEnded(old.source) }
         let overlapEnd = eh_monotonic_ns()
         stateLock.withLock {
-            retired.events += router.withDelivery { old.gate.delivered }
+            router.withDelivery {
+                retired.events += old.gate.delivered
+                retired.malformed += old.gate.malformed
+                retired.handedOver += old.gate.handedOver
+                retired.duplicatesSuppressed += old.gate.suppressed
+            }
             retired.lost += oldStats.lost
-            retired.malformed += router.withDelivery { old.gate.malformed }
             active = new
             swapCount += 1
         }

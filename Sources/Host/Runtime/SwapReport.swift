@@ -23,7 +23,9 @@ public struct SwapReport: Codable, Sendable, Equatable {
     public var mode: String
     /// The cutover instant T, CLOCK_MONOTONIC ns: events from T on belong to the new version.
     public var cutoverNs: UInt64
-    /// Calls in flight at T (begun before it) that the new version delivered through the handed-over maps.
+    /// Calls in flight at T (begun before it) that the new version delivered through the
+    /// handed-over maps by the time the old version was gone; later ones count in the
+    /// tracker's counters (handedOver).
     public var handedOver: UInt64
     /// Records the host dropped because the other version delivered them (host-side cutover).
     public var duplicatesSuppressed: UInt64
@@ -44,6 +46,11 @@ public struct TrackerCounters: Codable, Sendable, Equatable {
     public var events: UInt64
     public var lost: UInt64
     public var malformed: UInt64
+    /// Calls begun before a swap's cutover and delivered by the version after it (through the
+    /// handed-over entry maps), over every swap; they may complete long after the swap.
+    public var handedOver: UInt64 = 0
+    /// Records the host dropped as delivered by the other version (host-side cutovers).
+    public var duplicatesSuppressed: UInt64 = 0
 }
 
 public enum TrackerState: Equatable, Sendable {

@@ -32,6 +32,7 @@ struct eunomia_bpf {
     uint64_t interval_ns; /* 0: report only at stop */
     int epoll_fd;            /* ABI 1.2 wait_fd: the ring buffer's epoll fd, and timer_fd */
     int timer_fd;            /* expires every interval_ns; -1 without reports (or timerfd) */
+    int batch_fd;            /* one-shot: brings a busy consumer back after EUNOMIA_BATCH_NS */
     volatile uint32_t *wakeup; /* eunomia_wakeup's value, mmapped; NULL: through wakeup_map_fd */
     size_t wakeup_len;
     int wakeup_map_fd; /* -1: the BPF object has no eunomia_wakeup (built before ABI 1.2) */
@@ -243,7 +244,7 @@ eunomia_status eunomia_bpf_create(const struct eunomia_create_args *args, eunomi
     }
     bpf->host = args->host;
     bpf->lost_map_fd = -1;
-    bpf->epoll_fd = bpf->timer_fd = bpf->wakeup_map_fd = -1;
+    bpf->epoll_fd = bpf->timer_fd = bpf->batch_fd = bpf->wakeup_map_fd = -1;
     eunomia_status rc = EUNOMIA_OK;
     bpf->obj = bpf_object__open_file(args->bpf_object_path, NULL);
     if (!bpf->obj) {
@@ -444,6 +445,22 @@ eunomia_status eunomia_bpf_add_link_(struct eunomia_bpf *bpf, struct bpf_link *l
     return EUNOMIA_OK;
 }
 
+/* How long a consumer that just took records lets the next ones gather before it looks again.
+ * An idle consumer is woken by the first record (eunomia_wakeup); one that found records is
+ * busy, so instead of being woken per record it comes back on this timer (or when 64 KiB are
+ * pending): under a storm that is one wakeup per millisecond, not one per event, and no record
+ * waits longer than this once the first of a burst has woken the consumer. */
+#ifndef EUNOMIA_BATCH_NS
+#define EUNOMIA_BATCH_NS 1000000ull
+#endif
+
+/* Clears the asleep flag: the consumer is awake and will look again on its batch timer. */
+static void mark_awake(struct eunomia_bpf *bpf)
+{
+    if (bpf->wakeup)
+        __atomic_store_n(bpf->wakeup, 0, __ATOMIC_RELAXED);
+}
+
 /* Tell the BPF side the consumer is about to sleep: the next record wakes it (eunomia_output).
  * A sequentially consistent store, so the ring buffer is read only after the flag is visible. */
 static void mark_asleep(struct eunomia_bpf *bpf)
@@ -479,6 +496,12 @@ static eunomia_status setup_wakeup(struct eunomia_bpf *bpf, char *err, size_t er
         if (timerfd_settime(bpf->timer_fd, 0, &its, NULL) || epoll_ctl(bpf->epoll_fd, EPOLL_CTL_ADD, bpf->timer_fd, &ev))
             FAIL(EUNOMIA_ERR_INTERNAL, "report timer: %s", strerror(errno));
     }
+    bpf->batch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (bpf->batch_fd < 0)
+        FAIL(EUNOMIA_ERR_INTERNAL, "timerfd_create: %s", strerror(errno));
+    ev.data.fd = bpf->batch_fd;
+    if (epoll_ctl(bpf->epoll_fd, EPOLL_CTL_ADD, bpf->batch_fd, &ev))
+        FAIL(EUNOMIA_ERR_INTERNAL, "epoll_ctl (batch timer): %s", strerror(errno));
     struct bpf_map *wakeup = bpf_object__find_map_by_name(bpf->obj, "eunomia_wakeup");
     if (wakeup) {
         bpf->wakeup_map_fd = bpf_map__fd(wakeup);
@@ -503,9 +526,11 @@ static void teardown_wakeup(struct eunomia_bpf *bpf)
     bpf->wakeup_map_fd = -1;
     if (bpf->timer_fd >= 0)
         close(bpf->timer_fd);
+    if (bpf->batch_fd >= 0)
+        close(bpf->batch_fd);
     if (bpf->epoll_fd >= 0)
         close(bpf->epoll_fd);
-    bpf->timer_fd = bpf->epoll_fd = -1;
+    bpf->timer_fd = bpf->batch_fd = bpf->epoll_fd = -1;
 }
 
 eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_size)
@@ -598,8 +623,21 @@ eunomia_status eunomia_bpf_poll(eunomia_instance *inst, int32_t timeout_ms, uint
         if (rc != EUNOMIA_OK)
             return rc;
     }
-    /* About to return to a wait: the next record must wake it. A record that raced the store
-     * (written just before it, without a wakeup) is taken now rather than waiting. */
+    /* The batch timer fired, or has not: either way its readiness is cleared (a non-blocking
+     * read of a timerfd that has not expired fails with EAGAIN, which is fine). */
+    uint64_t expirations;
+    if (bpf->batch_fd >= 0)
+        (void)!read(bpf->batch_fd, &expirations, sizeof(expirations));
+    if (bpf->emitted != before && bpf->batch_fd >= 0) {
+        /* Busy: let the next records gather, and come back on the batch timer. */
+        mark_awake(bpf);
+        struct itimerspec once = { .it_value = { .tv_sec = 0, .tv_nsec = (long)EUNOMIA_BATCH_NS } };
+        timerfd_settime(bpf->batch_fd, 0, &once, NULL);
+        *delivered = bpf->emitted - before;
+        return EUNOMIA_OK;
+    }
+    /* Idle: about to return to a wait, and the next record must wake it. A record that raced
+     * the store (written just before it, without a wakeup) is taken now rather than waiting. */
     mark_asleep(bpf);
     n = ring_buffer__consume(bpf->rb);
     if (n < 0)
