@@ -5,6 +5,11 @@ import XCTest
 
 /// eunomia.toml: every key known, typed and ranged, each refusal one line naming the line and key.
 final class DaemonConfigTests: XCTestCase {
+    override func setUp() {
+        // The TOML parser runs in a child: the eunomia executable, not this test bundle.
+        TOMLIsolation.helper = TestSupport.eunomiaBinary.path
+    }
+
     func parse(_ text: String) throws -> DaemonConfig { try DaemonConfig.parse(text, path: "e.toml") }
 
     func refused(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> String {
@@ -92,6 +97,14 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     func testTOMLSyntaxErrorsNameTheLine() {
+        // What toml++ would abort on instead of reporting (a header name starting with '@').
+        XCTAssertEqual(refused("[limits]\n[[@racker]]\n"), "e.toml line 2: a table name must start with a letter, a digit, '_', '-' or a quote")
+        XCTAssertEqual(refused("[ @x]\n"), "e.toml line 1: a table name must start with a letter, a digit, '_', '-' or a quote")
+        // What toml++ aborts on (a value starting with '}'): the parser's child dies, this is one line.
+        XCTAssertEqual(refused("outputs = [\"log\",} 1]\n"), "e.toml: not valid TOML (the parser gave up on it)")
+        // Not headers: a '[' in a multi-line string or inside an array value.
+        XCTAssertTrue(refused("a = \"\"\"\n[@x]\n\"\"\"\n").contains("unknown key"))
+        XCTAssertTrue(refused("a = [\n[1], [2]\n]\n").contains("unknown key"))
         XCTAssertTrue(refused("store = \"/x\"\n[limits\n").hasPrefix("e.toml line 2: "), refused("store = \"/x\"\n[limits\n"))
         XCTAssertTrue(refused("a = \"unterminated\n").hasPrefix("e.toml line 1: "))
         XCTAssertTrue(refused("store = \"/x\"\nstore = \"/y\"\n").hasPrefix("e.toml line 2: "))
@@ -136,6 +149,58 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(try ServerToken.read(clientFile: path), String(decoding: first, as: UTF8.self))
         chmod(path, 0o644)
         XCTAssertThrowsError(try ServerToken.loadOrCreate(at: path)) { XCTAssertTrue("\($0)".contains("chmod 600"), "\($0)") }
+    }
+
+    /// Random edits of a valid config (bytes flipped, cut, repeated, keys and values swapped):
+    /// every one is accepted or refused with one EunomiaError line; none traps.
+    func testMutatedConfigsNeverTrap() {
+        let base = Array("""
+            store = "/var/lib/eunomia"
+            listen = "127.0.0.1:8650"
+            [limits]
+            max_trackers = 10
+            [[tracker]]
+            id = "opens"
+            plugin = "opensnoop@^0.1"
+            params = { pid = 1234, failed = true }
+            outputs = ["log", { type = "file", path = "/var/log/e.jsonl", max_mb = 5, keep = 3 }]
+            [[tracker]]
+            id = "b"
+            plugin = "execsnoop"
+            """.utf8)
+        let alphabet = Array("[]{}=\"',.#\n \\@^~-_0123456789aztrue9999999999999999999999".utf8)
+        var rng = SystemRandomNumberGenerator()
+        var accepted = 0, refused = 0
+        // EUNOMIA_CONFIG_MUTATIONS=N runs more; each input is written to /tmp first then, to find a crash.
+        let rounds = Int(ProcessInfo.processInfo.environment["EUNOMIA_CONFIG_MUTATIONS"] ?? "") ?? 300
+        let debugFile = rounds != 300
+        for _ in 0..<rounds {
+            var bytes = base
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes[i] = alphabet.randomElement(using: &rng)!
+                case 1: bytes.remove(at: i)
+                case 2: bytes.insert(alphabet.randomElement(using: &rng)!, at: i)
+                default:
+                    let j = min(bytes.count, i + Int.random(in: 1...40, using: &rng))
+                    bytes.insert(contentsOf: bytes[i..<j], at: j)
+                }
+                if bytes.isEmpty { bytes = base }
+            }
+            if debugFile { FileManager.default.createFile(atPath: "/tmp/eunomia-last-config.toml", contents: Data(bytes)) }
+            do {
+                _ = try parse(String(decoding: bytes, as: UTF8.self))
+                accepted += 1
+            } catch let e as EunomiaError {
+                XCTAssertFalse(e.message.contains("\n"), e.message)
+                refused += 1
+            } catch {
+                XCTFail("not an EunomiaError: \(error)")
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        print("mutated configs: \(accepted) accepted, \(refused) refused")
     }
 
     func testSSEFramesEachLine() {

@@ -315,6 +315,7 @@ final class DaemonKernelTests: XCTestCase {
             good + "[[tracker]]\nid = \"keep\"\nplugin = \"opensnoop\"\n",           // duplicate id
             "[[tracker]]\nid = \"keep\"\nplugin = \"opensnoop\"\nparams = { pid = \"x\" }\n",  // a change that does not check
             good + "[limits\n",                                                     // TOML syntax
+            good + "[[tracker]]\nid = \"x\"\nplugin = \"opensnoop\"\noutputs = [\"log\",} 1]\n",  // aborts toml++ (isolated)
         ]
         for (i, config) in broken.enumerated() {
             try server.rewrite(config: config)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CHostSupport
+import EunomiaDaemon
 import EunomiaHost
 import Foundation
 import Logging
@@ -28,6 +29,11 @@ struct Eunomia: ParsableCommand {
 
 // Errors are one line on stderr ("eunomia: error: ..."), usage errors included; --help and
 // --version print as usual.
+// The config parser's isolated child (TOMLIsolation): not a command for people.
+if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == TOMLIsolation.childArgument {
+    TOMLIsolation.childMain()
+}
+
 do {
     var command = try Eunomia.parseAsRoot()
     // Client and server commands are async (they talk HTTP); the rest run synchronously.

@@ -1,7 +1,6 @@
 import EunomiaHost
 import Foundation
 import Logging
-import TOMLKit
 
 /// Where a tracker's records go besides API streams.
 public enum OutputSpec: Equatable, Sendable, CustomStringConvertible {
@@ -93,13 +92,13 @@ public struct DaemonConfig: Equatable, Sendable {
             let line = text.utf8[..<nul].filter { $0 == UInt8(ascii: "\n") }.count + 1
             throw EunomiaError("\(path) line \(line): contains a NUL byte")
         }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
-            throw EunomiaError("\(path) line \(e.source.begin.line): \(e.description)")
-        } catch {
-            throw EunomiaError("\(path): \(error)")
+        if let (line, problem) = TOMLPreflight.problem(in: text) {
+            throw EunomiaError("\(path) line \(line): \(problem)")
+        }
+        let table: TOMLNode
+        switch try TOMLIsolation.parse(text) {
+        case .success(let node): table = node
+        case .failure(let f): throw EunomiaError("\(path)\(f.line.map { " line \($0)" } ?? ""): \(f.message)")
         }
         var config = DaemonConfig()
         config.path = path
@@ -172,7 +171,7 @@ public struct DaemonConfig: Equatable, Sendable {
         return config
     }
 
-    static func parseLimits(_ t: TOMLTable, _ where_: ConfigLocator) throws -> Limits {
+    static func parseLimits(_ t: TOMLNode, _ where_: ConfigLocator) throws -> Limits {
         var limits = Limits()
         let known = ["max_trackers", "stream_queue_kb", "max_upload_mb"]
         for key in t.keys where !known.contains(key) {
@@ -192,7 +191,7 @@ public struct DaemonConfig: Equatable, Sendable {
         return limits
     }
 
-    static func parseTracker(_ t: TOMLTable, index: Int, _ where_: ConfigLocator) throws -> TrackerSpec {
+    static func parseTracker(_ t: TOMLNode, index: Int, _ where_: ConfigLocator) throws -> TrackerSpec {
         let known = ["id", "plugin", "params", "outputs"]
         func fail(_ key: String, _ message: String) -> EunomiaError {
             where_.error(section: "tracker", index: index, key: key, message)
@@ -220,11 +219,11 @@ public struct DaemonConfig: Equatable, Sendable {
             for key in table.keys.sorted() {
                 guard let value = table[key] else { continue }
                 guard Validate.isIdentifier(key) else { throw fail("params", "\(key.quotedForError) is not a parameter name") }
-                switch value.type {
-                case .string: params.append("\(key)=\(value.string ?? "")")
-                case .int: params.append("\(key)=\(value.int ?? 0)")
-                case .bool: params.append("\(key)=\(value.bool == true ? "true" : "false")")
-                default: throw fail("params", "parameter '\(key)' is \(Self.article(value.type)), not a string, integer or boolean")
+                switch value {
+                case .string(let v): params.append("\(key)=\(v)")
+                case .int(let v): params.append("\(key)=\(v)")
+                case .bool(let v): params.append("\(key)=\(v ? "true" : "false")")
+                default: throw fail("params", "parameter '\(key)' is \(value.article), not a string, integer or boolean")
                 }
             }
         }
@@ -244,7 +243,7 @@ public struct DaemonConfig: Equatable, Sendable {
                 } else if let o = item.table {
                     outputs.append(try parseOutput(o, fail))
                 } else {
-                    throw fail("outputs", "entry \(i + 1) is \(article(item.type)), not \"log\" or a table")
+                    throw fail("outputs", "entry \(i + 1) is \(item.article), not \"log\" or a table")
                 }
             }
             if Set(outputs.map(\.description)).count != outputs.count { throw fail("outputs", "an output is listed twice") }
@@ -253,7 +252,7 @@ public struct DaemonConfig: Equatable, Sendable {
                            line: where_.headerLine(section: "tracker", index: index))
     }
 
-    static func parseOutput(_ o: TOMLTable, _ fail: (String, String) -> EunomiaError) throws -> OutputSpec {
+    static func parseOutput(_ o: TOMLNode, _ fail: (String, String) -> EunomiaError) throws -> OutputSpec {
         for key in o.keys where !["type", "path", "max_mb", "keep"].contains(key) {
             throw fail("outputs", "unknown key \(key.quotedForError) in an output (known: type, path, max_mb, keep)")
         }
@@ -291,19 +290,6 @@ public struct DaemonConfig: Equatable, Sendable {
         return nil
     }
 
-    static func article(_ t: TOMLType) -> String {
-        switch t {
-        case .table: return "a table"
-        case .array: return "a list"
-        case .string: return "a string"
-        case .int: return "an integer"
-        case .double: return "a float"
-        case .bool: return "a boolean"
-        case .date: return "a date"
-        case .time: return "a time"
-        case .dateTime: return "a date-time"
-        }
-    }
 }
 
 /// `HOST:PORT` for the TCP listener: an IPv4 address, `[IPv6]` or `localhost`; port 0 picks a free one.
@@ -433,15 +419,99 @@ struct ConfigLocator {
         return EunomiaError("\(path)\(at): \(name.isEmpty ? "" : "\(name): ")\(message)")
     }
 
-    func typeError(section: String = "", index: Int = 0, key: String, _ value: TOMLValueConvertible, _ expected: String) -> EunomiaError {
-        error(section: section, index: index, key: key, "is \(DaemonConfig.article(value.type)), expected \(expected)")
+    func typeError(section: String = "", index: Int = 0, key: String, _ value: TOMLNode, _ expected: String) -> EunomiaError {
+        error(section: section, index: index, key: key, "is \(value.article), expected \(expected)")
     }
 
-    func absolutePath(_ value: TOMLValueConvertible, key: String, maxBytes: Int) throws -> String {
+    func absolutePath(_ value: TOMLNode, key: String, maxBytes: Int) throws -> String {
         guard let s = value.string else { throw typeError(key: key, value, "a string (an absolute path)") }
         if let problem = DaemonConfig.checkAbsolutePath(s, maxBytes: maxBytes) {
             throw error(key: key, "\(s.quotedForError) \(problem)")
         }
         return s
+    }
+}
+
+/// What toml++ (inside TOMLKit) does not check before it asserts: a table header whose name
+/// starts with a character no key can start with (`[[@x]]` aborts the process instead of being
+/// a parse error). Found by DaemonConfigTests.testMutatedConfigsNeverTrap; this scan, aware of
+/// strings, comments and brackets, refuses such a header first. Everything else is toml++'s to judge.
+enum TOMLPreflight {
+    static func problem(in text: String) -> (line: Int, message: String)? {
+        let b = Array(text.utf8)
+        var i = 0
+        var line = 1
+        var depth = 0           // [ and { of values, outside strings
+        var atLineStart = true
+        func isKeyStart(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
+                || c == UInt8(ascii: "]")
+        }
+        func skipString(_ quote: UInt8) {
+            // i is at the opening quote.
+            let triple = i + 2 < b.count && b[i + 1] == quote && b[i + 2] == quote
+            if triple {
+                i += 3
+                while i < b.count {
+                    if b[i] == UInt8(ascii: "\n") { line += 1 }
+                    if quote == UInt8(ascii: "\"") && b[i] == UInt8(ascii: "\\") { i += 2; continue }
+                    if i + 2 < b.count && b[i] == quote && b[i + 1] == quote && b[i + 2] == quote { i += 3; return }
+                    i += 1
+                }
+                return
+            }
+            i += 1
+            while i < b.count && b[i] != UInt8(ascii: "\n") {
+                if quote == UInt8(ascii: "\"") && b[i] == UInt8(ascii: "\\") { i += 2; continue }
+                if b[i] == quote { i += 1; return }
+                i += 1
+            }
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\n") {
+                line += 1
+                atLineStart = true
+                i += 1
+                continue
+            }
+            if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") {
+                i += 1
+                continue
+            }
+            if c == UInt8(ascii: "#") {
+                while i < b.count && b[i] != UInt8(ascii: "\n") { i += 1 }
+                continue
+            }
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                atLineStart = false
+                skipString(c)
+                continue
+            }
+            if atLineStart && depth == 0 && c == UInt8(ascii: "[") {
+                // A table header: [name] or [[name]].
+                var j = i + 1
+                if j < b.count && b[j] == UInt8(ascii: "[") { j += 1 }
+                while j < b.count && (b[j] == UInt8(ascii: " ") || b[j] == UInt8(ascii: "\t")) { j += 1 }
+                if j < b.count && !isKeyStart(b[j]) {
+                    return (line, "a table name must start with a letter, a digit, '_', '-' or a quote")
+                }
+                // The rest of the header line is toml++'s to check.
+                i = j
+                atLineStart = false
+                while i < b.count && b[i] != UInt8(ascii: "\n") {
+                    if b[i] == UInt8(ascii: "\"") || b[i] == UInt8(ascii: "'") { skipString(b[i]); continue }
+                    if b[i] == UInt8(ascii: "#") { break }
+                    i += 1
+                }
+                continue
+            }
+            atLineStart = false
+            if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") { depth += 1 }
+            if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")) && depth > 0 { depth -= 1 }
+            i += 1
+        }
+        return nil
     }
 }
