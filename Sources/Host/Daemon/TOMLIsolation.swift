@@ -96,31 +96,45 @@ public enum TOMLIsolation {
 
     /// Parses text in the child; a syntax error or a crash comes back as (line, message).
     static func parse(_ text: String) throws -> Result<TOMLNode, ParseFailure> {
+        // The text goes to the child as its stdin from a private file (0600, unlinked at once),
+        // not through a pipe: no writer to block, and no SIGPIPE when the child dies early.
+        var template = Array((NSTemporaryDirectory() + "/eunomia-config-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw EunomiaError("cannot create a temporary file: \(String(cString: strerror(errno)))", kind: .failed) }
+        unlink(String(cString: template))
+        let stdin = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw EunomiaError("cannot write a temporary file: \(String(cString: strerror(errno)))", kind: .failed) }
+            offset += n
+        }
+        lseek(fd, 0, SEEK_SET)
+
         let process = Process()
         process.executableURL = URL(fileURLWithPath: helper)
         process.arguments = [childArgument]
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         process.environment = env
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
+        let output = Pipe()
+        process.standardInput = stdin
         process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw EunomiaError("cannot run the config parser \(helper): \(error.localizedDescription)", kind: .failed)
-        }
-        let data = Data(text.utf8)
-        DispatchQueue.global().async {
-            input.fileHandleForWriting.write(data)
-            try? input.fileHandleForWriting.close()
         }
         let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
         let reply = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         timer.cancel()
+        try? output.fileHandleForReading.close()
+        try? stdin.close()
         guard process.terminationReason == .exit, process.terminationStatus == 0,
               let decoded = try? JSONDecoder().decode(Reply.self, from: reply) else {
             return .failure(ParseFailure(line: nil, message: "not valid TOML (the parser gave up on it)"))
