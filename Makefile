@@ -67,12 +67,28 @@ install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 >/dev/null
+	@# schemathesis: the API test against the OpenAPI document (SchemathesisTests); pinned.
+	python3 -m pip install -q --disable-pip-version-check $(SCHEMATHESIS) 2>/dev/null \
+		|| python3 -m pip install -q --disable-pip-version-check --break-system-packages $(SCHEMATHESIS)
 	$(MAKE) --no-print-directory kernel-setup
 
 kernel-setup:
 	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	@mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null || true
+
+# The host and its systemd unit: $(DESTDIR)$(PREFIX)/bin/eunomia, $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
+# (ExecStart follows PREFIX). Then: systemctl daemon-reload && systemctl enable --now eunomia.
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+SCHEMATHESIS := schemathesis==4.32.5
+
+install: bin/eunomia
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR)
+	install -m 0755 bin/eunomia $(DESTDIR)$(PREFIX)/bin/eunomia
+	sed 's|^ExecStart=/usr/local/bin/eunomia|ExecStart=$(PREFIX)/bin/eunomia|' deploy/systemd/eunomia.service > $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
+	mv $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
 
 # Install every bundled package into the default store (/var/lib/eunomia, or $$EUNOMIA_HOME).
 install-plugins: build

@@ -363,6 +363,40 @@ final class DaemonKernelTests: XCTestCase {
         XCTAssertEqual(server.terminate(), 0, server.process.stderr)
     }
 
+    func testASlowStreamClientDropsAndIsCountedWithoutStallingTheTracker() throws {
+        let server = try daemon("[limits]\nstream_queue_kb = 4\n")
+        let api = server.unix
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": "slow", "params": ["pid": Int(getpid())]]).status, 201)
+        // A client that asks for the stream and never reads it.
+        let fd = try api.connect()
+        defer { close(fd) }
+        try api.writeAll(fd, api.head("GET", "/api/v1/trackers/slow/events?format=ndjson", headers: [:], bodyCount: nil))
+        usleep(300_000)
+        let long = dir.appendingPathComponent("slow-" + String(repeating: "y", count: 150)).path
+        for i in 0..<20_000 {
+            let f = open("\(long)-\(i % 10)", O_CREAT | O_WRONLY, 0o600)
+            if f >= 0 { close(f) }
+        }
+        var info: [String: Any]?
+        let deadline = Date().addingTimeInterval(10)
+        repeat {
+            info = try api.request("GET", "/api/v1/trackers/slow").json
+            let seen = (info?["events"] as? Int ?? 0) + (info?["lost"] as? Int ?? 0)
+            if ((info?["dropped"] as? [String: Int])?["stream-1"] ?? 0) > 0, seen >= 20_000 { break }
+            usleep(100_000)
+        } while Date() < deadline
+        let dropped = (info?["dropped"] as? [String: Int])?["stream-1"] ?? 0
+        XCTAssertGreaterThan(dropped, 0, "a client that never reads lost nothing? \(info ?? [:])")
+        // Every open reached the host (or the ring buffer counted it lost): the loop kept going.
+        XCTAssertGreaterThanOrEqual((info?["events"] as? Int ?? 0) + (info?["lost"] as? Int ?? 0), 20_000,
+                                    "the tracker stalled behind a slow client: \(info ?? [:])")
+        XCTAssertEqual(try api.request("DELETE", "/api/v1/trackers/slow").status, 200)
+        // The client still does not read: shutdown cuts its connection after the grace period.
+        let began = Date()
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(began), 20, "a client that never reads held up the shutdown")
+    }
+
     // MARK: Swap
 
     func testSwapOverTheAPIReturnsTheReport() throws {

@@ -80,6 +80,8 @@ final class LinePrinter: @unchecked Sendable {
             case let v?: text = "\(v)"
             }
             let clean = TerminalText.sanitized(text)
+            // Columns widen to the widest value seen so far (up to 40), so later lines line up.
+            widths[i] = max(widths[i], min(clean.count, 40))
             return i == (columns?.count ?? 0) - 1 ? clean : clean.padding(toLength: max(widths[i], clean.count), withPad: " ", startingAt: 0)
         }
         return header + cells.joined(separator: " ")

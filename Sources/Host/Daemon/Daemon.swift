@@ -28,6 +28,9 @@ public struct DaemonOptions: Sendable {
 /// API, SIGHUP reloads; swift-service-lifecycle orders startup and shutdown (SIGTERM, SIGINT:
 /// listeners close, open streams end, every tracker stops, files are flushed, exit 0).
 public enum Daemon {
+    /// How long SIGTERM waits for open connections before cutting them.
+    static let shutdownGrace = Duration.seconds(5)
+
     /// The config file the options name: --config, else the default path if it exists, else none.
     public static func configPath(_ options: DaemonOptions) -> String? {
         if let p = options.configPath { return p }
@@ -121,13 +124,24 @@ public enum Daemon {
             services.append(.init(service: tcpApp))
         }
         services.append(.init(service: ReloadService(reloader: reloader, logger: logger), successTerminationBehavior: .ignore))
-        services.append(.init(service: TrackerService(manager: manager), successTerminationBehavior: .ignore))
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
+        let stopping = Locked(false)
+        services.append(.init(service: TrackerService(manager: manager, stopping: stopping), successTerminationBehavior: .ignore))
+        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger))
+        // A client that stopped reading its stream holds its connection open: after this long
+        // the listeners are cancelled, which closes every connection.
+        groupConfig.maximumGracefulShutdownDuration = Daemon.shutdownGrace
+        groupConfig.maximumCancellationDuration = Daemon.shutdownGrace
+        let group = ServiceGroup(configuration: groupConfig)
         var failure: Error?
         do {
             try await group.run()
         } catch {
             failure = error
+        }
+        if let f = failure, stopping.withLock({ $0 }) {
+            // Asked to stop (SIGTERM, SIGINT), and it did: the trackers are down, the files flushed.
+            logger.notice("connections still open after \(Daemon.shutdownGrace) were cut (\(describe(f)))")
+            failure = nil
         }
         await manager.shutdown()
         unlink(tempSocket)
@@ -211,7 +225,7 @@ public enum Daemon {
 }
 
 /// Re-reads the config (SIGHUP, POST /api/v1/reload): a bad file changes nothing and says why in
-/// one line; socket, listen, store and limits need a restart and are left as they are.
+/// one line; socket, listen, store, limits and log_level need a restart and are left as they are.
 final class Reloader: @unchecked Sendable {
     let options: DaemonOptions
     let manager: TrackerManager
@@ -239,10 +253,11 @@ final class Reloader: @unchecked Sendable {
         if config.listen != old.listen || config.allowRemote != old.allowRemote { ignored.append("listen") }
         if config.store != old.store { ignored.append("store") }
         if config.limits != old.limits { ignored.append("limits") }
+        if config.logLevel != old.logLevel { ignored.append("log_level") }
         if !ignored.isEmpty { logger.warning("reload: \(ignored.joined(separator: ", ")) changed; that takes a restart and is left as it is") }
         do {
             let summary = try await manager.apply(config.trackers)
-            running.withLock { $0.trackers = config.trackers; $0.logLevel = config.logLevel }
+            running.withLock { $0.trackers = config.trackers }
             return summary
         } catch let e as EunomiaError {
             logger.error("reload refused, nothing changed: \(e.message)")
@@ -255,9 +270,11 @@ final class Reloader: @unchecked Sendable {
 /// every tracker. Listed last, so it shuts down first: its streams end before the listeners close.
 struct TrackerService: Service {
     let manager: TrackerManager
+    let stopping: Locked<Bool>
 
     func run() async throws {
         try? await gracefulShutdown()
+        stopping.withLock { $0 = true }
         await manager.shutdown()
     }
 }

@@ -90,7 +90,7 @@ enum OpenAPIDocument {
         "summary": "Remove one version of a plugin",
         "parameters": [
           { "$ref": "#/components/parameters/PluginName" },
-          { "name": "version", "in": "path", "required": true, "schema": { "type": "string" }, "example": "0.1.0" }
+          { "name": "version", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$", "maxLength": 128 }, "description": "A semantic version (semver.org 2.0.0)", "example": "0.1.0" }
         ],
         "responses": {
           "200": { "description": "Removed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Removed" } } } },
@@ -217,8 +217,8 @@ enum OpenAPIDocument {
       "bearer": { "type": "http", "scheme": "bearer", "description": "TCP only: the token in STORE/server.token" }
     },
     "parameters": {
-      "PluginName": { "name": "name", "in": "path", "required": true, "schema": { "type": "string" }, "example": "opensnoop" },
-      "TrackerID": { "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "[a-z0-9][a-z0-9_.-]{0,63}" }
+      "PluginName": { "name": "name", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" }, "example": "opensnoop" },
+      "TrackerID": { "name": "id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$" } }
     },
     "responses": {
       "BadRequest": { "description": "Bad input: the message names what is wrong", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
@@ -303,10 +303,11 @@ enum OpenAPIDocument {
       "StartRequest": {
         "type": "object", "required": ["plugin"], "additionalProperties": false,
         "properties": {
-          "id": { "type": "string", "nullable": true, "description": "[a-z0-9][a-z0-9_.-]{0,63}; generated (NAME-XXXXXXXX) when absent" },
-          "plugin": { "type": "string", "description": "NAME, NAME@VERSION, NAME@^1.2, NAME@~1.2 or NAME@latest" },
+          "id": { "type": "string", "nullable": true, "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$", "description": "Generated (NAME-XXXXXXXX) when absent" },
+          "plugin": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}(@.{1,128})?$", "description": "NAME, NAME@VERSION, NAME@^1.2, NAME@~1.2 or NAME@latest" },
           "params": {
-            "type": "object", "nullable": true,
+            "type": "object", "nullable": true, "maxProperties": 64,
+            "description": "Parameter names are [a-z_][a-z0-9_]{0,63}; each value is checked against the plugin's schema",
             "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "integer" }, { "type": "boolean" }] }
           }
         }

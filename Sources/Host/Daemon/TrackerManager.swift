@@ -238,14 +238,9 @@ public final class TrackerManager: @unchecked Sendable {
         loop.startThread()
     }
 
-    private static let dateFormatter: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
-
+    /// RFC 3339 with milliseconds; a value type, so safe from every request's thread.
     private static func timestamp(_ d: Date) -> String {
-        dateFormatter.string(from: d)
+        d.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     // MARK: Starting
