@@ -160,8 +160,17 @@ final class DaemonConfigTests: XCTestCase {
         let missing = try TestSupport.run(TestSupport.eunomiaBinary.path, ["server", "--check-config", dir.appendingPathComponent("none.toml").path])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("no such file"), missing.stderr)
-        let remote = try TestSupport.run(TestSupport.eunomiaBinary.path, ["server", "--socket", "relative.sock", "--store", store.path])
+        let relative = try TestSupport.run(TestSupport.eunomiaBinary.path, ["server", "--socket", "relative.sock", "--store", store.path])
+        XCTAssertEqual(relative.status, 1)
+        XCTAssertTrue(relative.stderr.hasPrefix("eunomia: error: --socket 'relative.sock' is not an absolute path"), relative.stderr)
+        // A non-loopback listen address without allow_remote: start is refused with one line, nothing created.
+        try "listen = \"0.0.0.0:0\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let socket = dir.appendingPathComponent("run/e.sock").path
+        let remote = try TestSupport.run(TestSupport.eunomiaBinary.path, ["server", "--config", path, "--socket", socket, "--store", store.path])
         XCTAssertEqual(remote.status, 1)
-        XCTAssertTrue(remote.stderr.hasPrefix("eunomia: error: --socket 'relative.sock' is not an absolute path"), remote.stderr)
+        XCTAssertEqual(remote.stderr.split(separator: "\n").count, 1, remote.stderr)
+        XCTAssertTrue(remote.stderr.hasPrefix("eunomia: error: \(path) line 1: listen: '0.0.0.0:0' is not a loopback address; set allow_remote = true"), remote.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socket))
     }
 }

@@ -47,6 +47,7 @@ final class DaemonKernelTests: XCTestCase {
                                       headers: sse ? ["Accept": "text/event-stream"] : [:])
         XCTAssertTrue(stream.wait(upTo: 10) { _ in stream.reply?.status == 200 }, "no stream: \(stream.body)")
         XCTAssertEqual(stream.reply?.headers["content-type"], sse ? "text/event-stream" : "application/x-ndjson")
+        XCTAssertEqual(try api.request("GET", "/api/v1/trackers/opens").json?["streams"] as? Int, 1)
         // The subscriber is on the router once the server answered; an open now is seen.
         let path = probe("api")
         var seen = false
@@ -82,6 +83,11 @@ final class DaemonKernelTests: XCTestCase {
         XCTAssertEqual(st.st_mode & 0o777, 0o600, "socket mode")
         XCTAssertEqual(st.st_uid, 0)
         try checkStartStreamStop(server.unix, sse: true, server: server)
+        // A second server on the same socket is refused, and the first keeps it.
+        let second = try TestSupport.run(TestSupport.eunomiaBinary.path, ["server", "--socket", server.socket, "--store", store.path])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertEqual(second.stderr, "eunomia: error: another server is listening on \(server.socket)\n")
+        XCTAssertEqual(try server.unix.request("GET", "/api/v1/health").status, 200)
         XCTAssertEqual(server.terminate(), 0, server.process.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: server.socket), "socket left behind")
     }
@@ -395,6 +401,43 @@ final class DaemonKernelTests: XCTestCase {
         let began = Date()
         XCTAssertEqual(server.terminate(), 0, server.process.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(began), 20, "a client that never reads held up the shutdown")
+    }
+
+    func testADisconnectingClientRemovesItsSubscriber() throws {
+        let server = try daemon()
+        let api = server.unix
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": "d", "params": ["pid": 1]]).status, 201)
+        func streams() throws -> Int { try api.request("GET", "/api/v1/trackers/d").json?["streams"] as? Int ?? -1 }
+        XCTAssertEqual(try streams(), 0)
+        let a = try StreamReader(api, "/api/v1/trackers/d/events?format=sse")
+        let b = try StreamReader(api, "/api/v1/trackers/d/events?format=ndjson")
+        XCTAssertTrue(a.wait(upTo: 10) { _ in a.reply?.status == 200 } && b.wait(upTo: 10) { _ in b.reply?.status == 200 })
+        XCTAssertEqual(try streams(), 2)
+        a.disconnect()
+        let end = Date().addingTimeInterval(10)
+        while try streams() != 1 && Date() < end { usleep(50_000) }
+        XCTAssertEqual(try streams(), 1, "the disconnected client's subscriber is still there")
+        b.disconnect()
+        while try streams() != 0 && Date() < end { usleep(50_000) }
+        XCTAssertEqual(try streams(), 0)
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
+    func testAReportArrivesAsOneJSONObject() throws {
+        XCTAssertEqual(try TestSupport.eunomia(["plugin", "install", try TestSupport.package("syscount").path], store: store).status, 0)
+        let server = try daemon()
+        let api = server.unix
+        let start = try api.request("POST", "/api/v1/trackers", json: ["plugin": "syscount", "id": "calls", "params": ["interval": 1]])
+        XCTAssertEqual(start.status, 201, start.text)
+        let stream = try StreamReader(api, "/api/v1/trackers/calls/events?format=ndjson")
+        XCTAssertTrue(stream.wait(upTo: 15) { $0.contains("\n") }, "no report in 15 s: \(stream.body)")
+        let first = try XCTUnwrap(stream.body.split(separator: "\n").first.map(String.init))
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any], first)
+        XCTAssertFalse(report.isEmpty)
+        XCTAssertTrue(report.values.contains { $0 is [Any] }, "a report holds its rows: \(first.prefix(300))")
+        XCTAssertEqual(try api.request("DELETE", "/api/v1/trackers/calls").status, 200)
+        XCTAssertTrue(stream.wait(upTo: 10) { _ in stream.ended })
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
     }
 
     // MARK: Swap

@@ -165,9 +165,14 @@ public enum Daemon {
         return l
     }
 
+    /// NIO's errors end in "(errno: N)" after the call that failed: say it as the system does.
     static func describe(_ error: Error) -> String {
-        if let e = error as? IOError { return e.description }
-        return "\(error)"
+        let text = "\(error)"
+        if let r = text.range(of: #"\(errno: ([0-9]+)\)"#, options: .regularExpression), let n = Int32(text[r].dropFirst(8).dropLast()) {
+            let call = text.contains("bind(") ? "bind: " : text.contains("listen(") ? "listen: " : ""
+            return call + String(cString: strerror(n))
+        }
+        return text
     }
 
     /// The socket's directory exists (created 0755 if not). An existing socket that answers

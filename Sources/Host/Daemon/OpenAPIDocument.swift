@@ -302,6 +302,7 @@ enum OpenAPIDocument {
       },
       "StartRequest": {
         "type": "object", "required": ["plugin"], "additionalProperties": false,
+        "example": { "plugin": "opensnoop", "params": { "pid": 1 } },
         "properties": {
           "id": { "type": "string", "nullable": true, "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$", "description": "Generated (NAME-XXXXXXXX) when absent" },
           "plugin": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}(@.{1,128})?$", "description": "NAME, NAME@VERSION, NAME@^1.2, NAME@~1.2 or NAME@latest" },
@@ -314,12 +315,13 @@ enum OpenAPIDocument {
       },
       "SwapRequest": {
         "type": "object", "required": ["version"], "additionalProperties": false,
+        "example": { "version": "latest" },
         "properties": { "version": { "type": "string", "description": "1.2.3, ^1.2, ~1.2 or latest" } }
       },
       "Tracker": {
         "type": "object",
         "required": ["id", "plugin", "version", "build", "requirement", "params", "state", "events", "lost", "malformed",
-                     "dropped", "started_at", "last_error", "swaps", "origin", "outputs"],
+                     "dropped", "streams", "started_at", "last_error", "swaps", "origin", "outputs"],
         "additionalProperties": false,
         "properties": {
           "id": { "type": "string" },
@@ -333,6 +335,7 @@ enum OpenAPIDocument {
           "lost": { "type": "integer", "minimum": 0 },
           "malformed": { "type": "integer", "minimum": 0 },
           "dropped": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 }, "description": "Records dropped per subscriber (outputs and streams)" },
+          "streams": { "type": "integer", "minimum": 0, "description": "API event streams connected now" },
           "started_at": { "type": "string", "format": "date-time" },
           "last_error": { "type": "string", "nullable": true },
           "swaps": { "type": "integer", "minimum": 0 },

@@ -24,6 +24,8 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
     public var malformed: UInt64
     /// Records dropped per subscriber (outputs and API streams), by name.
     public var dropped: [String: UInt64]
+    /// API event streams connected now.
+    public var streams: Int
     public var startedAt: String
     public var lastError: String?
     public var swaps: Int
@@ -31,7 +33,7 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
     public var outputs: [String]
 
     enum CodingKeys: String, CodingKey {
-        case id, plugin, version, build, requirement, params, state, events, lost, malformed, dropped
+        case id, plugin, version, build, requirement, params, state, events, lost, malformed, dropped, streams
         case startedAt = "started_at", lastError = "last_error", swaps, origin, outputs
     }
 
@@ -48,6 +50,7 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
         try c.encode(lost, forKey: .lost)
         try c.encode(malformed, forKey: .malformed)
         try c.encode(dropped, forKey: .dropped)
+        try c.encode(streams, forKey: .streams)
         try c.encode(startedAt, forKey: .startedAt)
         // Always present (null when there is none), as the OpenAPI document says.
         try c.encode(lastError, forKey: .lastError)
@@ -199,6 +202,8 @@ final class ManagedTracker: @unchecked Sendable {
     var outputs: [OutputPump] = []
     var lastError: String?
     var stopped = false
+    /// API streams connected now.
+    var streams = 0
     /// The build it tried to run when it never started (state failed).
     var failedBuild: InstalledPlugin?
     var failedAt = Date()
@@ -372,12 +377,13 @@ public final class TrackerManager: @unchecked Sendable {
         let running = t.running
         let lastError = t.lastError
         let spec = t.spec
+        let streams = t.streams
         lock.unlock()
         guard let running else {
             let p = t.failedBuild
             return TrackerInfo(id: t.id, plugin: p?.name ?? "", version: p?.version ?? "", build: p?.buildID ?? "",
                                requirement: spec.plugin, params: [:], state: "failed", events: 0, lost: 0, malformed: 0,
-                               dropped: [:], startedAt: TrackerManager.timestamp(t.failedAt), lastError: lastError, swaps: 0,
+                               dropped: [:], streams: 0, startedAt: TrackerManager.timestamp(t.failedAt), lastError: lastError, swaps: 0,
                                origin: t.origin, outputs: spec.outputs.map(\.description))
         }
         let plugin = running.plugin
@@ -395,7 +401,7 @@ public final class TrackerManager: @unchecked Sendable {
         return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
                            requirement: spec.plugin, params: running.parameters.values, state: state,
                            events: counters.events, lost: counters.lost, malformed: counters.malformed,
-                           dropped: running.router.dropped(), startedAt: TrackerManager.timestamp(running.startedAt),
+                           dropped: running.router.dropped(), streams: streams, startedAt: TrackerManager.timestamp(running.startedAt),
                            lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description))
     }
 
@@ -499,11 +505,17 @@ public final class TrackerManager: @unchecked Sendable {
             throw EunomiaError("tracker \(id.quotedForError) is not running", kind: .conflict)
         }
         streamCount += 1
+        t.streams += 1
         let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10)
         running.router.add(subscriber, name: "stream-\(streamCount)")
         let router = running.router
         let box = UncheckedBox(subscriber)
-        return EventStream(subscriber: subscriber, detach: { router.remove(box.value) })
+        return EventStream(subscriber: subscriber, detach: { [self] in
+            router.remove(box.value)
+            lock.lock()
+            t.streams -= 1
+            lock.unlock()
+        })
     }
 
     // MARK: Plugins
