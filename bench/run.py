@@ -20,7 +20,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "bin", "eunomia")
+BIN = os.environ.get("EUNOMIA_BIN") or os.path.join(ROOT, "bin", "eunomia")
 BUILD = os.path.join(ROOT, "build")
 PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
 FOOTPRINT = os.path.join(ROOT, ".build", "release", "eunomia-bench-footprint")

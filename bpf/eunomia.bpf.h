@@ -175,23 +175,92 @@ struct {
     __type(value, __u64);
 } eunomia_cutover SEC(".maps");
 
-/* True when this instance owns the current moment: emit or count only then. For a tracker
- * that pairs an entry with an exit through a map, the entry always records and the exit asks
- * this before it looks the entry up: when not owned, it returns and leaves the entry for the
- * other version. */
-static __always_inline bool eunomia_owned(void)
+/* One decision per hit. Both versions run for every hit of a hook while both are attached, and
+ * if each read the clock for itself, a hit whose two reads fell on either side of T would be
+ * owned by both (or, in the other order, by neither): a duplicate or a loss once in a while
+ * under load. So on a tracepoint hook (tracepoint/, raw_tp/, tp_btf/) the two share one
+ * decision: the kernel runs the programs of one hit back to back on one CPU (preemption off)
+ * in the order they were attached, the predecessor first. While a successor is announced (its
+ * slot above the predecessor's), the predecessor publishes its time and decision here for the
+ * hit, and the successor takes them, owning the hit exactly when the predecessor does not, and
+ * stamping it with the same time. A publication nobody took (a hit before the successor was
+ * attached) is cleared by the host after the cutover, before the predecessor is detached.
+ * Carried across a swap like eunomia_cutover. */
+struct eunomia_moment {
+    __u64 t;
+    __u32 generation;
+    __u32 state; /* 0: nothing published; 1: the predecessor owns the hit; 2: it does not */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct eunomia_moment);
+} eunomia_moment SEC(".maps");
+
+/* This instance's own decision, on its own clock read. */
+static __always_inline bool eunomia_decide(__u64 *now, bool *announced)
 {
     __u32 mine = eunomia_generation & 1, theirs = mine ^ 1;
     volatile __u64 *s = bpf_map_lookup_elem(&eunomia_cutover, &mine);
     volatile __u64 *n = bpf_map_lookup_elem(&eunomia_cutover, &theirs);
-    if (!s || !n)
+    if (!s || !n) {
+        *now = bpf_ktime_get_ns();
+        *announced = false;
         return true;
+    }
     /* The slots first, then the clock: a program that sees the new slot value T was run after
      * the host took T, so it reads a clock >= T. (volatile loads; the helper call keeps them
      * before it, and the kernel's clock read is ordered after them.) */
     __u64 start = *s, next = *n;
     __u64 t = bpf_ktime_get_ns();
+    *now = t;
+    *announced = next > start;
     return t >= start && (next <= start || t < next);
+}
+
+/* True when this instance owns the current hit: emit or count only then. *now is the hit's
+ * time, the same in both versions during a swap: stamp the record with it. For a tracker that
+ * pairs an entry with an exit through a carried map, the entry always records and the exit asks
+ * this before it looks the entry up: when not owned, it returns and leaves the entry for the
+ * other version. For tracepoint hooks; on uprobes, kprobes and perf events use
+ * eunomia_owned_alone. */
+static __always_inline bool eunomia_claim(__u64 *now)
+{
+    __u32 zero = 0;
+    struct eunomia_moment *m = bpf_map_lookup_elem(&eunomia_moment, &zero);
+    if (m && m->state && m->generation + 1 == eunomia_generation) {
+        bool theirs = m->state == 1;
+        *now = m->t;
+        m->state = 0;
+        return !theirs;
+    }
+    bool announced;
+    bool owned = eunomia_decide(now, &announced);
+    if (m && announced) {
+        m->t = *now;
+        m->generation = eunomia_generation;
+        m->state = owned ? 1 : 2;
+    }
+    return owned;
+}
+
+static __always_inline bool eunomia_owned(void)
+{
+    __u64 now;
+    return eunomia_claim(&now);
+}
+
+/* For hooks whose hits the two versions do not see back to back on one CPU in attach order:
+ * uprobes (the newest consumer runs first, and the task may move between the two), kprobes,
+ * perf events (each version samples on its own events). Each version decides on its own clock
+ * read; a hit whose two reads straddle the cutover can be owned by both or neither. */
+static __always_inline bool eunomia_owned_alone(void)
+{
+    __u64 now;
+    bool announced;
+    return eunomia_decide(&now, &announced);
 }
 
 #endif

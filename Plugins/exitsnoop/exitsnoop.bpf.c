@@ -44,15 +44,17 @@ int handle_exit(void *ctx)
     int code = BPF_CORE_READ(task, exit_code);
     if (targ_failed && code == 0)
         return 0;
-    /* Hot swap: only the version that owns this moment reports it. */
-    if (!eunomia_owned())
+    /* Hot swap: only the version that owns this moment reports it, stamped with the time
+     * both versions decided on. */
+    __u64 now;
+    if (!eunomia_claim(&now))
         return 0;
 
     __u32 zero = 0;
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)
         return 0;
-    e->ts = bpf_ktime_get_ns();
+    e->ts = now;
     /* start_time is CLOCK_MONOTONIC ns, the same clock as bpf_ktime_get_ns. */
     e->age = e->ts - BPF_CORE_READ(task, start_time);
     e->pid = pid;

@@ -83,8 +83,9 @@ static __always_inline int record_alloc(void *ctx, __u64 address)
 
 static __always_inline int alloc_exit(void *ctx, __u64 address)
 {
-    /* Not ours (hot swap): the size stays for the version that owns this moment. */
-    if (!eunomia_owned())
+    /* Not ours (hot swap): the size stays for the version that owns this moment. A uprobe:
+     * each version decides on its own clock (eunomia_owned_alone). */
+    if (!eunomia_owned_alone())
         return 0;
     return record_alloc(ctx, address);
 }
@@ -142,7 +143,7 @@ SEC("uretprobe")
 int BPF_KRETPROBE(posix_memalign_exit, int ret)
 {
     /* One decision for both entry maps (memptrs, then sizes in record_alloc). */
-    if (!eunomia_owned())
+    if (!eunomia_owned_alone())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     __u64 *out = bpf_map_lookup_elem(&memptrs, &tid);

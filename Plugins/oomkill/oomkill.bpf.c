@@ -58,7 +58,8 @@ SEC("tracepoint/oom/mark_victim")
 int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 {
     /* Not ours (hot swap): the kprobe's context stays for the version that owns this moment. */
-    if (!eunomia_owned())
+    __u64 now; /* the time both versions decided on */
+    if (!eunomia_claim(&now))
         return 0;
     __u32 zero = 0;
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);
@@ -67,7 +68,7 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     __builtin_memset(e, 0, sizeof(*e));
-    e->ts = bpf_ktime_get_ns();
+    e->ts = now;
     e->tpid = id >> 32;
     bpf_get_current_comm(e->tcomm, sizeof(e->tcomm));
     e->kpid = ctx->pid;

@@ -34,7 +34,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
         return 0;
     /* Hot swap: each version samples on its own perf events; a sample counts only in the
      * version that owns its moment, so the two together sample at the set frequency. */
-    if (!eunomia_owned())
+    if (!eunomia_owned_alone())
         return 0;
 
     struct profile_key key = { .pid = id >> 32 };

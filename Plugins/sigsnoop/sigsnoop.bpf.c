@@ -90,10 +90,12 @@ int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
     }
     if (targ_failed && ctx->errno == 0)
         return 0;
-    if (!wanted(ctx->pid, ctx->sig) || !eunomia_owned())
+    __u64 now;
+    if (!wanted(ctx->pid, ctx->sig) || !eunomia_claim(&now))
         return 0;
     struct event e = {};
     fill(&e, ctx->pid, ctx->sig);
+    e.ts = now;
     e.ret = ctx->errno;
     e.delivery = ctx->result;
     bpf_probe_read_kernel(e.tcomm, sizeof(e.tcomm), ctx->comm);

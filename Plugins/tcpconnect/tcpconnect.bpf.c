@@ -68,10 +68,11 @@ static __always_inline void mapped(__u8 dst[16], __u32 v4)
     __builtin_memcpy(dst + 12, &v4, 4);
 }
 
-static __always_inline int report(long ret)
+/* owned: this version's hot-swap decision (eunomia_owned on a tracepoint, eunomia_owned_alone on
+ * a kretprobe). Not ours: the entry stays for the version that owns this moment. */
+static __always_inline int report(long ret, bool owned)
 {
-    /* Not ours (hot swap): the entry stays for the version that owns this moment. */
-    if (!eunomia_owned())
+    if (!owned)
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
@@ -120,7 +121,7 @@ int BPF_KPROBE(tcp_v4_connect_entry, struct sock *sk)
 SEC("kretprobe/tcp_v4_connect")
 int BPF_KRETPROBE(tcp_v4_connect_return, int ret)
 {
-    return report(ret);
+    return report(ret, eunomia_owned_alone());
 }
 
 SEC("kprobe/tcp_v6_connect")
@@ -133,7 +134,7 @@ int BPF_KPROBE(tcp_v6_connect_entry, struct sock *sk)
 SEC("kretprobe/tcp_v6_connect")
 int BPF_KRETPROBE(tcp_v6_connect_return, int ret)
 {
-    return report(ret);
+    return report(ret, eunomia_owned_alone());
 }
 
 /* Fallback: tracepoints. */
@@ -148,7 +149,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-    return report(ctx->ret);
+    return report(ctx->ret, eunomia_owned());
 }
 
 char LICENSE[] SEC("license") = "GPL";

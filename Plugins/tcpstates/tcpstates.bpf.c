@@ -62,10 +62,10 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
         (targ_dport && ctx->dport != targ_dport))
         return 0;
     /* Not ours (hot swap): the other version reports it and keeps `since`. */
-    if (!eunomia_owned())
+    __u64 now; /* the time both versions decided on */
+    if (!eunomia_claim(&now))
         return 0;
     __u64 sk = (__u64)ctx->skaddr;
-    __u64 now = bpf_ktime_get_ns();
     __u64 *start = bpf_map_lookup_elem(&since, &sk);
     __u32 zero = 0;
     struct event *e = bpf_map_lookup_elem(&scratch, &zero);

@@ -138,14 +138,26 @@ final class SwapKernelTests: XCTestCase {
         }
 
         /// Runs one phase and waits for its answer.
-        func phase() throws {
+        @discardableResult
+        func phase() throws -> String {
+            send()
+            return try answer()
+        }
+
+        /// Starts a phase without waiting for it to end.
+        func send() {
             input.fileHandleForWriting.write(Data("go\n".utf8))
+        }
+
+        /// The next line the fixture writes.
+        func answer() throws -> String {
             var line = Data()
             while !line.contains(UInt8(ascii: "\n")) {
                 let d = output.fileHandleForReading.availableData
                 if d.isEmpty { throw TestSupport.TestFailure("the fixture ended before answering") }
                 line.append(d)
             }
+            return String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         func finish() {
@@ -188,6 +200,41 @@ final class SwapKernelTests: XCTestCase {
         let rows = reports.flatMap { $0["rows"] as? [[String: Any]] ?? [] }
         let row = try XCTUnwrap(rows.first { $0["syscall"] as? String == "getppid" }, "\(rows)")
         XCTAssertEqual(row["count"] as? Int, 10_000, "5000 calls before the swap and 5000 after: \(row)")
+    }
+
+    /// syscount counts in the exit handler of raw_syscalls/sys_exit, one hook that both versions
+    /// run for every call while both are attached. A storm of getppid() calls runs through 50
+    /// swaps: the count must be exactly the number of calls, none counted twice by the two
+    /// versions reading the clock on either side of a cutover, none counted by neither. (Before
+    /// the versions shared one decision per hit through eunomia_moment, 200 swaps here counted
+    /// 46 calls twice in 31 million.)
+    func testSyscountCountsAStormExactlyAcrossFiftySwaps() throws {
+        let (v1, v2) = try installTwoVersions("syscount")
+        let load = try Phased(try compileFixture("getppid_storm"), [])
+        defer { load.finish() }
+        let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(load.pid)"])
+        let tracker = try RunningTracker(id: "storm", plugin: v1, parameters: params, loop: loop, logger: logger)
+        let collected = CollectingSubscriber()
+        tracker.router.add(collected, name: "test")
+        load.send()
+        usleep(100_000)
+        // EUNOMIA_STORM_SWAPS runs it longer, to look for a rare straddle by hand.
+        let swaps = ProcessInfo.processInfo.environment["EUNOMIA_STORM_SWAPS"].flatMap { Int($0) } ?? 50
+        for i in 0..<swaps {
+            let report = try tracker.swap(to: i % 2 == 0 ? v2 : v1)
+            XCTAssertEqual(report.lostInSwap, 0, "\(report)")
+        }
+        usleep(100_000)
+        load.send()
+        let calls = try XCTUnwrap(Int(try load.answer()), "the fixture's count")
+        try tracker.stop()
+
+        let reports = collected.records.filter { $0["report"] as? String == "syscalls" }
+        let rows = reports.flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+        let counted = rows.filter { $0["syscall"] as? String == "getppid" }.compactMap { $0["count"] as? Int }.reduce(0, +)
+        print("syscount storm across \(swaps) swaps: \(calls) getppid calls made, \(counted) counted, \(counted - calls) off")
+        XCTAssertGreaterThan(calls, 100_000, "the storm ran")
+        XCTAssertEqual(counted, calls, "every call counted exactly once")
     }
 
     /// memleak's outstanding allocations (and their stacks) are handed over: a leak made before

@@ -6,10 +6,11 @@
  *
  * Two copies of opensnoop.so are loaded (separate libraries, as two installed versions would
  * be). Instance A (generation 0) starts; a child opens uniquely named files in a loop and
- * another blocks opening a FIFO. Then B is created, takes over A's `start` and
- * `eunomia_cutover` maps with generation 1, and the slots are written as the host writes them:
- * slot[1] = UINT64_MAX, start B, T = now, slot[1] = T. A is stopped and destroyed; the FIFO is
- * released (its open, entered under A, returns under B alone) and B drained. Every path must
+ * another blocks opening a FIFO. Then B is created, takes over A's `start`, `eunomia_cutover`
+ * and `eunomia_moment` maps with generation 1, and the slots are written as the host writes
+ * them: slot[1] = UINT64_MAX, start B, T = now, slot[1] = T; the moments are cleared and A is
+ * stopped and destroyed; the FIFO is released (its open, entered under A, returns under B
+ * alone) and B drained. Every path must
  * come back exactly once from A or B. Prints one line; exits 0 when nothing was lost or
  * duplicated, 1 when something was, 2 when the check could not run. Needs root.
  */
@@ -197,6 +198,19 @@ static void pump(struct version **vs, int n, int ms)
     } while (now_ns() < end);
 }
 
+/* Zeros every CPU's eunomia_moment value, as the host does before it detaches the old version. */
+static void clear_moments(int moment_fd)
+{
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0)
+        die("libbpf_num_possible_cpus: %d", cpus);
+    void *zero = calloc((size_t)cpus, 16);
+    uint32_t key = 0;
+    if (!zero || bpf_map_update_elem(moment_fd, &key, zero, BPF_ANY))
+        die("clearing eunomia_moment: %s", strerror(errno));
+    free(zero);
+}
+
 static void write_slot(int cutover_fd, uint32_t slot, uint64_t value)
 {
     if (bpf_map_update_elem(cutover_fd, &slot, &value, BPF_ANY))
@@ -289,8 +303,9 @@ int main(int argc, char **argv)
     if (a.table->wait_fd(a.inst) < 0)
         die("A has no wait_fd");
     int cutover_fd = a.table->map_fd(a.inst, "eunomia_cutover"), start_fd = a.table->map_fd(a.inst, "start");
-    if (cutover_fd < 0 || start_fd < 0)
-        die("A has no eunomia_cutover or start map");
+    int moment_fd = a.table->map_fd(a.inst, "eunomia_moment");
+    if (cutover_fd < 0 || start_fd < 0 || moment_fd < 0)
+        die("A has no eunomia_cutover, eunomia_moment or start map");
 
     /* An open that blocks across the whole swap: entered under A alone. */
     pid_t fifo_child = fork();
@@ -317,14 +332,15 @@ int main(int argc, char **argv)
     struct eunomia_map_handover maps[] = {
         { .name = "start", .fd = start_fd, .result = -1 },
         { .name = "eunomia_cutover", .fd = cutover_fd, .result = -1 },
+        { .name = "eunomia_moment", .fd = moment_fd, .result = -1 },
     };
     struct eunomia_handover h = {
-        .struct_size = sizeof(h), .generation = 1, .n_maps = 2, .maps = maps,
+        .struct_size = sizeof(h), .generation = 1, .n_maps = 3, .maps = maps,
     };
     char err[EUNOMIA_ERROR_BUF_SIZE];
     if (b.table->handover(b.inst, &h, err, sizeof(err)) != EUNOMIA_OK)
         die("B handover: %s", err);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (maps[i].result != EUNOMIA_OK)
             die("B did not take over %s (status %d)", maps[i].name, (int)maps[i].result);
     const uint32_t next = (h.generation) & 1;
@@ -334,6 +350,7 @@ int main(int argc, char **argv)
     uint64_t cut = now_ns();
     write_slot(cutover_fd, next, cut); /* from T on, B */
     pump(both, 2, 150);
+    clear_moments(moment_fd); /* decisions A published before B was attached */
 
     char stop_err[EUNOMIA_ERROR_BUF_SIZE];
     if (a.table->stop(a.inst, stop_err, sizeof(stop_err)) != EUNOMIA_OK)

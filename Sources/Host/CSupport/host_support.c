@@ -233,6 +233,34 @@ int eh_map_update_u64(int map_fd, uint32_t key, uint64_t value)
     return bpf_map_update_elem(map_fd, &key, &value, BPF_ANY) ? -errno : 0;
 }
 
+int eh_map_zero_array(int map_fd)
+{
+    struct bpf_map_info info = { 0 };
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+        return -errno;
+    if ((info.type != BPF_MAP_TYPE_ARRAY && info.type != BPF_MAP_TYPE_PERCPU_ARRAY) || info.key_size != 4 ||
+        info.value_size == 0 || info.value_size > 4096)
+        return -EINVAL;
+    size_t copies = 1, size = info.value_size;
+    if (info.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+        int cpus = libbpf_num_possible_cpus();
+        if (cpus <= 0)
+            return cpus < 0 ? cpus : -EINVAL;
+        copies = (size_t)cpus;
+        size = (size + 7) & ~(size_t)7; /* per-CPU values are laid out 8-byte aligned */
+    }
+    void *zero = calloc(copies, size);
+    if (!zero)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint32_t key = 0; key < info.max_entries && rc == 0; key++)
+        if (bpf_map_update_elem(map_fd, &key, zero, BPF_ANY))
+            rc = -errno;
+    free(zero);
+    return rc;
+}
+
 long eh_map_count_keys(int map_fd, long limit)
 {
     struct bpf_map_info info = { 0 };

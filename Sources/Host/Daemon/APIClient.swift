@@ -131,8 +131,7 @@ public struct APIClient: Sendable {
     private func unreachable(_ error: Error) -> EunomiaError {
         var why = "\(error)"
         // NIO's connect errors end in "(errno: N)": say it as the system does.
-        if let r = why.range(of: #"\(errno: ([0-9]+)\)"#, options: .regularExpression),
-           let n = Int32(why[r].dropFirst(8).dropLast()) {
+        if let n = Daemon.errnoCode(in: why) {
             why = String(cString: strerror(n))
         } else if let e = error as? HTTPClientError {
             why = e.description

@@ -111,12 +111,15 @@ public final class RunningTracker: @unchecked Sendable {
         let wanted = plugin.schema.swap?.carryMaps ?? []
         var offered: [(name: String, fd: Int32)] = wanted.compactMap { name in old.mapFD(name).map { (name, $0) } }
         let cutoverFD = old.mapFD("eunomia_cutover")
+        let momentFD = old.mapFD("eunomia_moment")
         let nextSlot = generation & 1
         var taken: Set<String> = []
         if let cutoverFD, new.instanceSupportsHandover {
             // Until the cutover the new instance owns nothing, the old one all it owned.
             _ = eh_map_update_u64(cutoverFD, nextSlot, UInt64.max)
             offered.append(("eunomia_cutover", cutoverFD))
+            // Where both run for one hit, the new one takes the old one's decision from here.
+            if let momentFD { offered.append(("eunomia_moment", momentFD)) }
         }
         if new.instanceSupportsHandover {
             taken = try failing(old, plugin) { try new.handover(generation: generation, maps: offered) }
@@ -160,6 +163,13 @@ public final class RunningTracker: @unchecked Sendable {
                 if leftInFlight == 0 { break }
                 usleep(10_000)
             } while eh_monotonic_ns() < deadline
+        }
+        // Decisions the old version published for hits the new one never saw (before it was
+        // attached) must not be taken by the new one once it runs alone: cleared now, while both
+        // are still attached and long past T, when every hit is the new one's either way.
+        if taken.contains("eunomia_moment"), let momentFD {
+            let rc = eh_map_zero_array(momentFD)
+            if rc != 0 { logger.warning("\(id): clearing eunomia_moment: \(String(cString: strerror(-rc)))") }
         }
         loop.remove(old)
         do { try old.retire() } catch { logger.warning("\(id): retiring \(old.plugin.reference): \(error)") }

@@ -72,7 +72,7 @@ public struct SwapSpec: Codable, Equatable {
     enum CodingKeys: String, CodingKey { case carryMaps = "carry_maps" }
 
     /// Maps the helper owns per instance or hands over itself.
-    static let reserved: Set<String> = ["events", "eunomia_lost", "eunomia_wakeup", "eunomia_cutover"]
+    static let reserved: Set<String> = ["events", "eunomia_lost", "eunomia_wakeup", "eunomia_cutover", "eunomia_moment"]
 
     func validate(_ fail: (String) -> EunomiaError) throws {
         guard carryMaps.count <= 32 else { throw fail("swap.carry_maps lists \(carryMaps.count) maps, at most 32") }

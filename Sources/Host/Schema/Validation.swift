@@ -15,15 +15,36 @@ public enum Validate {
     /// identifiers, ASCII only, and every numeric part fits the comparison type. At most 128
     /// bytes, since the version is part of a directory name.
     public static func semver(_ s: String) -> Version? {
-        guard s.utf8.count <= 128, s.range(of: semverPattern, options: .regularExpression) != nil else { return nil }
+        guard s.utf8.count <= 128, isSemverSyntax(Array(s.utf8)) else { return nil }
         // Version parses what the grammar accepted; it refuses numbers beyond Int.
         return Version(s)
     }
 
-    static let semverPattern =
-        #"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"#
-        + #"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?"#
-        + #"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"#
+    /// semver.org's grammar, checked byte by byte (Version's own parser is lenient: it takes
+    /// "01.2.3" and "1.2.3-"): MAJOR.MINOR.PATCH, numbers without leading zeros; then
+    /// optionally "-" and dot-separated pre-release identifiers ([0-9A-Za-z-]+, a numeric one
+    /// without a leading zero); then optionally "+" and dot-separated build identifiers.
+    /// No regular expression: Foundation's goes through ICU, which costs the server memory.
+    static func isSemverSyntax(_ u: [UInt8]) -> Bool {
+        let plus = u.firstIndex(of: UInt8(ascii: "+")) ?? u.count
+        let dash = u[..<plus].firstIndex(of: UInt8(ascii: "-")) ?? plus
+        func parts(_ r: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] { r.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) }
+        func isNumber(_ p: ArraySlice<UInt8>) -> Bool { !p.isEmpty && p.allSatisfy(isDigit) && (p.count == 1 || p.first != UInt8(ascii: "0")) }
+        func isIdentifier(_ p: ArraySlice<UInt8>) -> Bool {
+            !p.isEmpty && p.allSatisfy { isLowerAlnum($0) || isUpper($0) || $0 == UInt8(ascii: "-") }
+        }
+        let core = parts(u[..<dash])
+        guard core.count == 3, core.allSatisfy(isNumber) else { return false }
+        if dash < plus {
+            for p in parts(u[(dash + 1)..<plus]) {
+                guard isIdentifier(p), !p.allSatisfy(isDigit) || isNumber(p) else { return false }
+            }
+        }
+        if plus < u.count {
+            guard parts(u[(plus + 1)...]).allSatisfy(isIdentifier) else { return false }
+        }
+        return true
+    }
 
     /// What a schema and its manifest both declare, checked the same way in both.
     package static func identity(name: String, version: String, description: String, abi: ABIVersion, requires: Requirements?,

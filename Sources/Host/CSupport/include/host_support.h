@@ -41,6 +41,8 @@ void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6]);
 int eh_map_update_u64(int map_fd, uint32_t key, uint64_t value);
 /* Number of keys in a map (walking it with get_next_key), at most limit; -errno on failure. */
 long eh_map_count_keys(int map_fd, long limit);
+/* Writes zeros to every element of an array or per-CPU array map; 0 or -errno. */
+int eh_map_zero_array(int map_fd);
 
 /* The event loop's kernel interface (struct epoll_event is packed, which Swift reads badly):
  * an epoll set whose entries carry a 64-bit token, and an eventfd to wake it. */
