@@ -134,6 +134,12 @@ let package = Package(
             dependencies: ["EunomiaHost", "CHostSupport", .product(name: "Logging", package: "swift-log")],
             path: "bench/swap"
         ),
+        // `make bench` only: a bare Hummingbird application, the memory floor of the server's HTTP stack.
+        .executableTarget(
+            name: "eunomia-bench-http-floor",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "bench/http-floor"
+        ),
         // libFuzzer targets (docs/fuzzing.md): `make fuzz-build` builds them with --sanitize fuzzer into
         // .build-fuzz. -parse-as-library: libFuzzer supplies main there; in a plain build each one's
         // @_cdecl <module>_main (SwiftPM's renamed entry point) makes it a replayer of input files.

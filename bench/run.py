@@ -25,6 +25,7 @@ BUILD = os.path.join(ROOT, "build")
 PIPELINE = os.path.join(ROOT, ".build", "release", "eunomia-bench-pipeline")
 FOOTPRINT = os.path.join(ROOT, ".build", "release", "eunomia-bench-footprint")
 SWAPBENCH = os.path.join(ROOT, ".build", "release", "eunomia-bench-swap")
+HTTPFLOOR = os.path.join(ROOT, ".build", "release", "eunomia-bench-http-floor")
 N_SWAPS = int(os.environ.get("BENCH_SWAPS", 100))
 N_SOAK = int(os.environ.get("BENCH_SOAK_SWAPS", 1000))
 N_PIPELINE = int(os.environ.get("BENCH_PIPELINE_EVENTS", 10_000_000))
@@ -131,6 +132,53 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_breakdown_mb(pid):
+    """Where a process's RSS is, from /proc/PID/smaps, in MB per kind of mapping."""
+    kinds = {}
+    kind = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and "-" in p[0] and not p[0].endswith(":"):
+                name = p[5] if len(p) > 5 else ""
+                if name.startswith("anon_inode:bpf"):
+                    kind = "bpf_maps"  # ring buffers (mapped twice by libbpf) and mmapped maps
+                elif name == "" or name.startswith("["):
+                    kind = "anonymous"
+                elif name.startswith("/opt/swift/"):
+                    kind = "swift_runtime_and_foundation"
+                elif "/plugins/" in name:
+                    kind = "plugins"
+                elif name.endswith("/eunomia") or "eunomia-" in os.path.basename(name):
+                    kind = "binary"
+                else:
+                    kind = "system_libraries"
+            elif p and p[0] == "Rss:" and kind:
+                kinds[kind] = kinds.get(kind, 0) + int(p[1]) / 1024
+    return {k: round(v, 1) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}
+
+
+def http_floor_rss_mb():
+    """Idle RSS of a bare Hummingbird 2 application on a Unix socket (bench/http-floor)."""
+    d = tempfile.mkdtemp(prefix="eunomia-bench-floor-")
+    sock = os.path.join(d, "floor.sock")
+    proc = subprocess.Popen([HTTPFLOOR, sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            try:
+                api(sock, "GET", "/api/v1/health")
+                break
+            except (OSError, RuntimeError, http.client.HTTPException, ValueError):
+                time.sleep(0.05)
+        time.sleep(2)
+        return {"rss_mb": rss_kb(proc.pid) / 1024, "breakdown_mb": rss_breakdown_mb(proc.pid)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def cpu_ticks(pid):
@@ -303,9 +351,13 @@ def daemon(store, end_to_end_result):
         time.sleep(20)
         ticks1, t1 = cpu_ticks(server.proc.pid), time.monotonic()
         result["idle_5_trackers"] = {"rss_mb": rss_kb(server.proc.pid) / 1024,
-                                     "cpu_percent": (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (t1 - t0) * 100}
+                                     "cpu_percent": (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (t1 - t0) * 100,
+                                     "breakdown_mb": rss_breakdown_mb(server.proc.pid)}
         print(f"idle server, 5 trackers: {result['idle_5_trackers']['rss_mb']:.1f} MB RSS, "
-              f"{result['idle_5_trackers']['cpu_percent']:.2f}% CPU", flush=True)
+              f"{result['idle_5_trackers']['cpu_percent']:.2f}% CPU; {result['idle_5_trackers']['breakdown_mb']}", flush=True)
+        result["http_floor"] = http_floor_rss_mb()
+        print(f"a bare Hummingbird 2 application, idle: {result['http_floor']['rss_mb']:.1f} MB RSS; "
+              f"{result['http_floor']['breakdown_mb']}", flush=True)
         for name in ["opensnoop", "execsnoop", "exitsnoop", "bindsnoop", "statsnoop"]:
             api(server.sock, "DELETE", f"/api/v1/trackers/idle-{name}")
 
@@ -447,7 +499,13 @@ def markdown(r):
         d = r["daemon"]
         st = d["storm_all_event_trackers"]
         lines += [
-            f"| idle `eunomia server`, 5 trackers | {d['idle_5_trackers']['rss_mb']:.1f} MB RSS, {d['idle_5_trackers']['cpu_percent']:.2f}% CPU |",
+            f"| idle `eunomia server`, 5 trackers | {d['idle_5_trackers']['rss_mb']:.1f} MB RSS, {d['idle_5_trackers']['cpu_percent']:.2f}% CPU; "
+            + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in d['idle_5_trackers'].get('breakdown_mb', {}).items()) + " |",
+        ]
+        if "http_floor" in d:
+            lines.append(f"| a bare Hummingbird 2 application (bench/http-floor), idle | {d['http_floor']['rss_mb']:.1f} MB RSS; "
+                         + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in d['http_floor']['breakdown_mb'].items()) + " |")
+        lines += [
             f"| API start request to first event | p50 {d['api_start_to_first_event_ms']['p50']:.0f} ms |",
             f"| server, {st['trackers']} event trackers under the open storm | {st['events']} events, {st['lost']} lost, "
             f"{st['cpu_ns_per_event']:.0f} ns CPU/event (`eunomia run` alone: {st['run_alone_cpu_ns_per_event']:.0f}) |",
