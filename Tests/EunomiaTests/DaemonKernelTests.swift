@@ -214,6 +214,24 @@ final class DaemonKernelTests: XCTestCase {
         XCTAssertEqual(server.terminate(), 0)
     }
 
+    func testStartingPastMaxTrackersIs409AndStartsNothing() throws {
+        let server = try daemon("[limits]\nmax_trackers = 2\n")
+        let api = server.unix
+        for id in ["one", "two"] {
+            let r = try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": id, "params": ["pid": 1]])
+            XCTAssertEqual(r.status, 201, r.text)
+        }
+        let third = try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": "three", "params": ["pid": 1]])
+        XCTAssertEqual(third.status, 409, third.text)
+        XCTAssertTrue(third.error.contains("max_trackers"), third.error)
+        XCTAssertEqual(try api.request("GET", "/api/v1/trackers/three").status, 404)
+        XCTAssertEqual((try api.request("GET", "/api/v1/trackers").json?["trackers"] as? [Any])?.count, 2)
+        // A slot freed is a slot usable again.
+        XCTAssertEqual(try api.request("DELETE", "/api/v1/trackers/one").status, 200)
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": "three", "params": ["pid": 1]]).status, 201)
+        XCTAssertEqual(server.terminate(), 0)
+    }
+
     // MARK: Shutdown
 
     func testSIGTERMStopsEveryTrackerAndLeavesNoBPFBehind() throws {

@@ -32,7 +32,7 @@ enum PluginBuilds {
                 compile.append(to.path)
             }
         }
-        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"]
+        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_maps.c", "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"]
             .map { root.appendingPathComponent($0).path }
         let cc = try TestSupport.run("/usr/bin/cc", ["-O2", "-g", "-Wall", "-fPIC", "-fvisibility=hidden",
                                                      "-I", root.appendingPathComponent("Sources/PluginABI/include").path,

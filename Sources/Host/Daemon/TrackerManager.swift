@@ -53,19 +53,19 @@ final class ManagedTracker: @unchecked Sendable {
 public final class TrackerManager: @unchecked Sendable {
     public let store: Store
     public let limits: Limits
-    private let logger: Logger
+    let logger: Logger
     private let loop: EventLoop
-    private let lock = NSLock()
+    let lock = NSLock()
     // Guarded by lock:
-    private var trackers: [String: ManagedTracker] = [:]
+    var trackers: [String: ManagedTracker] = [:]
     /// Ids being started, with the build each will run.
-    private var pending: [String: BuildKey] = [:]
+    var pending: [String: BuildKey] = [:]
     /// Builds a swap in progress is moving to.
     private var swapping: [String: BuildKey] = [:]
     private var closed = false
     private var streamCount = 0
     /// One reload at a time.
-    private let reloadLock = NSLock()
+    let reloadLock = NSLock()
 
     public init(store: Store, limits: Limits, logger: Logger) throws {
         self.store = store
@@ -128,7 +128,7 @@ public final class TrackerManager: @unchecked Sendable {
 
     /// Reserves the id, loads and attaches the tracker, opens its outputs. Blocking.
     /// keepFailure: a tracker that fails to attach stays listed as failed (config trackers).
-    private func startPrepared(_ spec: TrackerSpec, plugin: InstalledPlugin, parameters: ResolvedParameters,
+    func startPrepared(_ spec: TrackerSpec, plugin: InstalledPlugin, parameters: ResolvedParameters,
                                origin: TrackerOrigin, keepFailure: Bool) throws -> TrackerInfo {
         try reserve(spec.id, build: BuildKey(plugin))
         var sinks: [(String, OutputSink)] = []
@@ -249,7 +249,7 @@ public final class TrackerManager: @unchecked Sendable {
     }
 
     /// Nil when another call stopped it first.
-    private func stopBlocking(_ t: ManagedTracker) throws -> (TrackerInfo, [OutputPump])? {
+    func stopBlocking(_ t: ManagedTracker) throws -> (TrackerInfo, [OutputPump])? {
         t.op.lock()
         defer { t.op.unlock() }
         lock.lock()
@@ -290,7 +290,7 @@ public final class TrackerManager: @unchecked Sendable {
     /// Moves a tracker to another version of its plugin: VERSION, ^RANGE, ~RANGE or latest. The
     /// same parameters are checked against the new build's schema first; on any failure the old
     /// build keeps running.
-    public func swap(_ id: String, version: String) async throws -> SwapResult {
+    public func swap(_ id: String, version: String) async throws -> SwapReport {
         guard VersionRequirement.parse(version) != nil else {
             throw EunomiaError("\(version.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
         }
@@ -319,7 +319,7 @@ public final class TrackerManager: @unchecked Sendable {
             do {
                 let report = try running.swap(to: target)
                 logger.info("tracker \(id) swapped: \(current.reference) -> \(target.reference) (build \(target.buildID)), mode \(report.mode)")
-                return SwapResult(report)
+                return report
             } catch {
                 throw TrackerManager.mapped(error)
             }
@@ -400,115 +400,6 @@ public final class TrackerManager: @unchecked Sendable {
             guard present else { throw EunomiaError("\(reference) is not installed", kind: .notFound) }
             return try store.remove(reference)
         }
-    }
-
-    // MARK: Config
-
-    /// Brings the config's trackers to `specs`: added ones started, removed ones stopped, changed
-    /// ones swapped (same plugin, same params and outputs, other requirement) or stopped and
-    /// started again (params or outputs changed); unchanged ones are not touched, nor are trackers
-    /// started over the API. Every spec is resolved against the store first: if any is bad, this
-    /// throws and nothing changed. Failures after that (an attach refused by the kernel) are per
-    /// tracker, in the summary.
-    public func apply(_ specs: [TrackerSpec]) async throws -> ReloadSummary {
-        try await blocking { [self] in
-            reloadLock.lock()
-            defer { reloadLock.unlock() }
-            return try applyBlocking(specs)
-        }
-    }
-
-    private func applyBlocking(_ specs: [TrackerSpec]) throws -> ReloadSummary {
-        // 1. Check everything; change nothing.
-        var prepared: [String: (InstalledPlugin, ResolvedParameters)] = [:]
-        for spec in specs {
-            do {
-                prepared[spec.id] = try prepare(spec)
-            } catch let e as EunomiaError {
-                throw EunomiaError("tracker \(spec.id.quotedForError)\(spec.line.map { " (line \($0))" } ?? ""): \(e.message)",
-                                   kind: e.kind == .conflict ? .conflict : .invalid)
-            }
-        }
-        lock.lock()
-        let current = trackers.values.filter { $0.origin == .config }
-        let apiIDs = Set(trackers.values.filter { $0.origin == .api }.map(\.id)).union(pending.keys)
-        let apiCount = trackers.values.filter { $0.origin == .api }.count
-        lock.unlock()
-        if let clash = specs.first(where: { apiIDs.contains($0.id) }) {
-            throw EunomiaError("tracker \(clash.id.quotedForError) in the config is taken by a tracker started over the API", kind: .conflict)
-        }
-        guard apiCount + specs.count <= limits.maxTrackers else {
-            throw EunomiaError("\(specs.count) config trackers and \(apiCount) API trackers exceed limits.max_trackers (\(limits.maxTrackers))", kind: .conflict)
-        }
-        // 2. Apply.
-        var summary = ReloadSummary()
-        let byID = Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0) })
-        for t in current.sorted(by: { $0.id < $1.id }) where byID[t.id] == nil {
-            do {
-                if let (_, outputs) = try stopBlocking(t) { waitSync(outputs) }
-                summary.stopped.append(t.id)
-            } catch {
-                summary.failed.append(.init(id: t.id, error: TrackerManager.mapped(error).message))
-            }
-        }
-        for spec in specs {
-            guard let (plugin, parameters) = prepared[spec.id] else { continue }
-            let existing = current.first { $0.id == spec.id }
-            do {
-                guard let existing else {
-                    _ = try startPrepared(spec, plugin: plugin, parameters: parameters, origin: .config, keepFailure: true)
-                    summary.started.append(spec.id)
-                    continue
-                }
-                lock.lock()
-                let running = existing.running
-                lock.unlock()
-                if existing.spec.sameDefinition(as: spec), running != nil {
-                    summary.unchanged.append(spec.id)
-                    continue
-                }
-                if let running, existing.spec.params.sorted() == spec.params.sorted(), existing.spec.outputs == spec.outputs,
-                   running.plugin.name == plugin.name {
-                    // Another requirement: swapped when it now picks another build, else left as it is.
-                    let other = running.plugin.buildID != plugin.buildID
-                    if other {
-                        existing.op.lock()
-                        defer { existing.op.unlock() }
-                        _ = try running.swap(to: plugin)
-                    }
-                    replaceSpec(existing, with: spec)
-                    if other { summary.swapped.append(spec.id) } else { summary.unchanged.append(spec.id) }
-                    continue
-                }
-                if let (_, outputs) = try stopBlocking(existing) { waitSync(outputs) }
-                lock.lock()
-                if trackers[spec.id] === existing { trackers[spec.id] = nil }
-                lock.unlock()
-                _ = try startPrepared(spec, plugin: plugin, parameters: parameters, origin: .config, keepFailure: true)
-                summary.restarted.append(spec.id)
-            } catch {
-                summary.failed.append(.init(id: spec.id, error: TrackerManager.mapped(error).message))
-            }
-        }
-        logger.notice("\(summary.line)")
-        return summary
-    }
-
-    /// The tracker keeps running under a new spec (a requirement changed, the build swapped or not).
-    private func replaceSpec(_ t: ManagedTracker, with spec: TrackerSpec) {
-        lock.lock()
-        t.spec = spec
-        lock.unlock()
-    }
-
-    private func waitSync(_ outputs: [OutputPump]) {
-        guard !outputs.isEmpty else { return }
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            for o in outputs { await o.finish() }
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 10)
     }
 
     // MARK: Shutdown

@@ -62,69 +62,6 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
     }
 }
 
-/// What POST /api/v1/trackers/{id}/swap returns: the runtime's SwapReport, in the API's snake_case.
-public struct SwapResult: Codable, Sendable {
-    public struct Build: Codable, Sendable, Equatable {
-        public var plugin: String
-        public var version: String
-        public var build: String
-    }
-
-    public var tracker: String
-    public var from: Build
-    public var to: Build
-    public var mode: String
-    public var cutoverNs: UInt64
-    public var handedOver: UInt64
-    public var duplicatesSuppressed: UInt64
-    public var lostInSwap: UInt64
-    public var overlapMs: Double?
-    public var durationMs: Double
-    public var cutoverMs: Double
-    public var carriedMaps: [String]
-    public var notCarried: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case tracker, from, to, mode
-        case cutoverNs = "cutover_ns", handedOver = "handed_over", duplicatesSuppressed = "duplicates_suppressed"
-        case lostInSwap = "lost_in_swap", overlapMs = "overlap_ms", durationMs = "duration_ms", cutoverMs = "cutover_ms"
-        case carriedMaps = "carried_maps", notCarried = "not_carried"
-    }
-
-    init(_ r: SwapReport) {
-        tracker = r.tracker
-        from = Build(plugin: r.from.plugin, version: r.from.version, build: r.from.build)
-        to = Build(plugin: r.to.plugin, version: r.to.version, build: r.to.build)
-        mode = r.mode
-        cutoverNs = r.cutoverNs
-        handedOver = r.handedOver
-        duplicatesSuppressed = r.duplicatesSuppressed
-        lostInSwap = r.lostInSwap
-        overlapMs = r.overlapMs
-        durationMs = r.durationMs
-        cutoverMs = r.cutoverMs
-        carriedMaps = r.carriedMaps
-        notCarried = r.notCarried
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(tracker, forKey: .tracker)
-        try c.encode(from, forKey: .from)
-        try c.encode(to, forKey: .to)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(cutoverNs, forKey: .cutoverNs)
-        try c.encode(handedOver, forKey: .handedOver)
-        try c.encode(duplicatesSuppressed, forKey: .duplicatesSuppressed)
-        try c.encode(lostInSwap, forKey: .lostInSwap)
-        try c.encode(overlapMs, forKey: .overlapMs)
-        try c.encode(durationMs, forKey: .durationMs)
-        try c.encode(cutoverMs, forKey: .cutoverMs)
-        try c.encode(carriedMaps, forKey: .carriedMaps)
-        try c.encode(notCarried, forKey: .notCarried)
-    }
-}
-
 /// What a reload did, by tracker id.
 public struct ReloadSummary: Codable, Sendable, Equatable {
     public struct Failure: Codable, Sendable, Equatable {

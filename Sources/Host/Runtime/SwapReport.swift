@@ -39,6 +39,32 @@ public struct SwapReport: Codable, Sendable, Equatable {
     public var cutoverMs: Double
     public var carriedMaps: [String]
     public var notCarried: [String]
+
+    /// The API's names (docs/http-api.md).
+    enum CodingKeys: String, CodingKey {
+        case tracker, from, to, mode
+        case cutoverNs = "cutover_ns", handedOver = "handed_over", duplicatesSuppressed = "duplicates_suppressed"
+        case lostInSwap = "lost_in_swap", overlapMs = "overlap_ms", durationMs = "duration_ms", cutoverMs = "cutover_ms"
+        case carriedMaps = "carried_maps", notCarried = "not_carried"
+    }
+
+    /// Every key always present (overlap_ms null in a cutover), as the OpenAPI document says.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tracker, forKey: .tracker)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(cutoverNs, forKey: .cutoverNs)
+        try c.encode(handedOver, forKey: .handedOver)
+        try c.encode(duplicatesSuppressed, forKey: .duplicatesSuppressed)
+        try c.encode(lostInSwap, forKey: .lostInSwap)
+        try c.encode(overlapMs, forKey: .overlapMs)
+        try c.encode(durationMs, forKey: .durationMs)
+        try c.encode(cutoverMs, forKey: .cutoverMs)
+        try c.encode(carriedMaps, forKey: .carriedMaps)
+        try c.encode(notCarried, forKey: .notCarried)
+    }
 }
 
 /// A tracker's totals over every instance it has had.

@@ -1,5 +1,7 @@
-/* Attach points that need arguments: uprobes by symbol name, CPU-clock perf events. */
+/* Attach points: what the running kernel offers (tracepoints, tp_btf, kprobes), and those that
+ * need arguments: uprobes by symbol name, CPU-clock perf events. */
 #define _GNU_SOURCE
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,54 @@
         snprintf(err, err_size, __VA_ARGS__);          \
         return (code);                                 \
     } while (0)
+
+bool eunomia_tracepoint_exists(const char *category, const char *event)
+{
+    static const char *roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+    char path[512];
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        snprintf(path, sizeof(path), "%s/events/%s/%s", roots[i], category, event);
+        if (access(path, F_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool eunomia_tp_btf_available(const char *event)
+{
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux)
+        return false;
+    char name[256];
+    snprintf(name, sizeof(name), "btf_trace_%s", event);
+    bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+    btf__free(vmlinux);
+    return found;
+}
+
+bool eunomia_kprobe_available(const char *symbol)
+{
+    if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)
+        return false;
+    if (!symbol)
+        return true;
+    FILE *f = fopen("/proc/kallsyms", "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t len = strlen(symbol);
+    while (!found && fgets(line, sizeof(line), f)) {
+        /* "ffffffff81000000 T name [module]" */
+        char *name = strchr(line, ' ');
+        name = name ? strchr(name + 1, ' ') : NULL;
+        if (name && strncmp(name + 1, symbol, len) == 0 && (name[1 + len] == '\n' || name[1 + len] == ' ' ||
+                                                            name[1 + len] == '\t' || name[1 + len] == '\0'))
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
 
 /* "libc" matches libc.so.6 and libc-2.31.so; "libc.so.6" matches only itself. */
 static bool library_matches(const char *base, const char *want)

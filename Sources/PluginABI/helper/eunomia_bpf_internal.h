@@ -7,4 +7,7 @@
 /* Take ownership of a link: destroyed at stop or destroy, with the auto-attached ones. */
 eunomia_status eunomia_bpf_add_link_(struct eunomia_bpf *bpf, struct bpf_link *link);
 
+/* True between create and start: constants may still be set and maps handed over. */
+bool eunomia_bpf_created_(struct eunomia_bpf *bpf);
+
 #endif
