@@ -42,7 +42,8 @@ let package = Package(
         .target(
             name: "EunomiaSchema",
             dependencies: [.product(name: "Version", package: "Version")],
-            path: "Sources/Host/Schema"
+            path: "Sources/Host/Schema",
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // Packages: manifest, archive, artifact checks, the store and build verification.
         .target(
@@ -59,7 +60,8 @@ let package = Package(
         .target(
             name: "EunomiaRecords",
             dependencies: ["EunomiaSchema"],
-            path: "Sources/Host/Records"
+            path: "Sources/Host/Records",
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // Output: table, JSON lines, CSV and folded encoders writing into reusable buffers.
         .target(
@@ -68,7 +70,7 @@ let package = Package(
             path: "Sources/Host/Output",
             // The per-event formatting path writes through class-held buffers; dynamic
             // exclusivity checks there cost ~10% of a JSON event.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
         ),
         // Runtime: plugin libraries, plugin instances, the event loop and hot swap.
         .target(
@@ -77,7 +79,8 @@ let package = Package(
                 "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "PluginABI", "CHostSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Host/Runtime"
+            path: "Sources/Host/Runtime",
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // The pieces put together for one-shot use: `eunomia run`, and the fuzzers' entry points.
         .target(

@@ -27,7 +27,10 @@ public final class RecordSource {
 /// One record as its plugin emitted it, borrowed for one delivery: no copy, no decoding until a
 /// subscriber reads a field. Every subscriber of a tracker sees the same view.
 public struct RecordView {
-    public let source: RecordSource
+    /// Not retained: a view lives only for one delivery (its bytes are the ring buffer's, gone
+    /// after it), and its source outlives every delivery of its records. A retain and release
+    /// per record per subscriber cost the storm more than the view itself.
+    public unowned(unsafe) let source: RecordSource
     public let recordID: UInt32
     public let bytes: UnsafeRawBufferPointer
 
