@@ -44,11 +44,12 @@ public enum Provenance: Equatable, Sendable {
     func check(manifest: Data, trusted: [NamedPublicKey]) throws {
         guard case .signed(let vouchers) = self else { return }
         let message = PackageSignatures.message(manifest: manifest)
-        for v in vouchers where trusted.contains(where: { $0.key == v.key.key }) {
-            if v.key.key.isValidSignature(v.signature, for: message) { return }
+        let current = vouchers.filter { v in trusted.contains { $0.key == v.key.key } }
+        if current.contains(where: { $0.key.key.isValidSignature($0.signature, for: message) }) { return }
+        if let v = current.first {
+            throw EunomiaError("\(Provenance.fileName): the signature by \(v.key.label) does not verify over manifest.json (changed since install)")
         }
-        let keys = vouchers.map(\.key.label).joined(separator: ", ")
-        throw EunomiaError("signed only by \(keys), which this store no longer trusts", kind: .conflict)
+        throw EunomiaError("signed only by \(vouchers.map(\.key.label).joined(separator: ", ")), which this store no longer trusts", kind: .conflict)
     }
 
     // MARK: The record

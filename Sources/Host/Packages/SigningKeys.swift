@@ -127,8 +127,9 @@ public enum KeyFiles {
     }
 
     /// Parses a key file of either type; every field is checked before it is used or shown.
-    static func decode(_ data: Data, label name: String) throws -> (Document, NamedPublicKey) {
-        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(name): \(msg)") }
+    /// Errors say what is wrong; the caller names the file.
+    static func decode(_ data: Data) throws -> (Document, NamedPublicKey) {
+        func fail(_ msg: String) -> EunomiaError { EunomiaError(msg) }
         let document: Document
         do {
             document = try JSONDecoder().decode(Document.self, from: data)
@@ -163,7 +164,8 @@ public enum KeyFiles {
         guard size <= Int64(maxSize) else { throw EunomiaError("\(name): is \(size) bytes; a key file is at most \(maxSize >> 10) KiB") }
         let data: Data
         do { data = try SafeFile.read(fd: fd, maxBytes: maxSize) } catch let e as EunomiaError { throw EunomiaError("\(name): \(e.message)") }
-        let (document, key) = try decode(data, label: name)
+        let document: Document, key: NamedPublicKey
+        do { (document, key) = try decode(data) } catch let e as EunomiaError { throw EunomiaError("\(name): \(e.message)") }
         if document.type == privateType && st.st_mode & 0o077 != 0 {
             throw EunomiaError("\(name): a private key readable by group or others is refused (chmod 600 \(path))")
         }

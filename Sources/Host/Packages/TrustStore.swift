@@ -48,10 +48,10 @@ public struct TrustStore: Equatable, Sendable {
         guard PublicKey.isKeyID(id) else { throw EunomiaError("not a trusted key file (KEYID.pub)") }
         let (fd, size, st) = try SafeFile.openRegular(directory.appendingPathComponent(file).path)
         defer { close(fd) }
-        guard st.st_uid == 0 || st.st_uid == geteuid() else { throw EunomiaError("is owned by uid \(st.st_uid); not trusted") }
-        guard st.st_mode & 0o022 == 0 else { throw EunomiaError("is writable by group or others; not trusted") }
+        guard st.st_uid == 0 || st.st_uid == geteuid() else { throw EunomiaError("is owned by uid \(st.st_uid)") }
+        guard st.st_mode & 0o022 == 0 else { throw EunomiaError("is writable by group or others") }
         guard size <= Int64(KeyFiles.maxSize) else { throw EunomiaError("is \(size) bytes, more than a key file has") }
-        let (document, key) = try KeyFiles.decode(try SafeFile.read(fd: fd, maxBytes: KeyFiles.maxSize), label: file)
+        let (document, key) = try KeyFiles.decode(try SafeFile.read(fd: fd, maxBytes: KeyFiles.maxSize))
         guard document.type == KeyFiles.publicType else { throw EunomiaError("is not a public key file") }
         guard key.keyID == id else { throw EunomiaError("holds key \(key.keyID), not \(id)") }
         return key
