@@ -58,11 +58,11 @@ public enum PackageArchive {
         try checkContents(schema: schema, library: directory.appendingPathComponent(library),
                           bpfObject: directory.appendingPathComponent(bpfObject))
 
-        let files = try [bpfObject, library, "schema.json"].map { name -> PackageManifest.FileEntry in
-            let url = directory.appendingPathComponent(name)
-            let (digest, size) = try sha256(of: url)
-            return .init(path: name, size: size, sha256: digest)
+        // Read once: what is hashed is what is packed.
+        let contents = try [bpfObject, library, "schema.json"].map { name in
+            (name, try Data(contentsOf: directory.appendingPathComponent(name)))
         }
+        let files = contents.map { PackageManifest.FileEntry(path: $0.0, size: Int64($0.1.count), sha256: sha256Hex($0.1)) }
         let manifest = PackageManifest(
             format: PackageManifest.currentFormat, name: schema.name, version: schema.version,
             description: schema.description, abi: schema.abi, requires: schema.requires,
@@ -74,9 +74,7 @@ public enum PackageArchive {
             try fm.createDirectory(at: output, withIntermediateDirectories: true)
             target = output.appendingPathComponent("\(schema.name)-\(schema.version).pkg")
         }
-        var entries = [(PackageManifest.fileName, manifest.encoded())]
-        for f in files { entries.append((f.path, try Data(contentsOf: directory.appendingPathComponent(f.path)))) }
-        try write(entries: entries, to: target)
+        try write(entries: [(PackageManifest.fileName, manifest.encoded())] + contents, to: target)
         return target
     }
 
@@ -263,11 +261,6 @@ public enum PackageArchive {
             throw EunomiaError("\(label): entry '\(entry.path)' inflates to \(data.count) bytes, its zip header says \(entry.uncompressedSize)")
         }
         return data
-    }
-
-    static func sha256(of url: URL) throws -> (String, Int64) {
-        let data = try Data(contentsOf: url)
-        return (sha256Hex(data), Int64(data.count))
     }
 
     package static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }

@@ -159,7 +159,7 @@ public enum KeyFiles {
 
     private static func read(_ path: String) throws -> (Document, NamedPublicKey) {
         let name = path
-        let (fd, size, st) = try open(path)
+        let (fd, size, st) = try openFile(path)
         defer { close(fd) }
         guard size <= Int64(maxSize) else { throw EunomiaError("\(name): is \(size) bytes; a key file is at most \(maxSize >> 10) KiB") }
         let data: Data
@@ -172,7 +172,7 @@ public enum KeyFiles {
         return (document, key)
     }
 
-    private static func open(_ path: String) throws -> (Int32, Int64, stat) {
+    private static func openFile(_ path: String) throws -> (Int32, Int64, stat) {
         do { return try SafeFile.openRegular(path) } catch let e as EunomiaError { throw EunomiaError("\(path): \(e.message)") }
     }
 
