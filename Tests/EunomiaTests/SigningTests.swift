@@ -34,12 +34,6 @@ final class SigningTests: XCTestCase {
 
     func cli(_ arguments: [String]) throws -> TestSupport.ProcessResult { try TestSupport.eunomia(arguments, store: storeURL) }
 
-    /// Exactly one line of error, starting as every error does, containing each of `parts`.
-    func assertOneLine(_ message: String, _ parts: String..., file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(message.split(separator: "\n", omittingEmptySubsequences: false).count, 1, "not one line: \(message)", file: file, line: line)
-        for p in parts { XCTAssertTrue(message.contains(p), "\(message)\n  does not contain: \(p)", file: file, line: line) }
-    }
-
     func assertInstallRefused(_ pkg: URL, allowUnsigned: Bool = false, _ parts: String..., file: StaticString = #filePath, line: UInt = #line) {
         let before = TestSupport.snapshot(dir)
         XCTAssertThrowsError(try store.install(package: pkg, allowUnsigned: allowUnsigned), file: file, line: line) { error in
@@ -228,7 +222,8 @@ final class SigningTests: XCTestCase {
         XCTAssertEqual(outcome, .alreadyInstalled)
         XCTAssertEqual(upgraded.provenance.summary, "\(alice.publicKey.keyID) (alice)")
         XCTAssertEqual(try later.resolve("opensnoop"), upgraded)
-        // And installing it unsigned again takes nothing away.
+        // And installing it unsigned again (alice untrusted meanwhile) takes nothing away.
+        _ = try later.trustStore.untrust(alice.publicKey.keyID)
         XCTAssertEqual(try later.install(package: pkg, allowUnsigned: true).0.provenance, upgraded.provenance)
     }
 

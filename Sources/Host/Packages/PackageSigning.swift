@@ -14,6 +14,7 @@ extension PackageArchive {
     /// the same key and keeping every other. The package is read with the install checks
     /// (a package that would not install is not signed) and written again from the checked
     /// bytes: manifest.json is the same bytes, so the digest and the build id do not change.
+    @discardableResult
     public static func sign(_ package: URL, with key: SigningKey) throws -> Signed {
         let contents = try read(package)
         var signatures = contents.signatures
