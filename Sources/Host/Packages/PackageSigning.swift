@@ -11,9 +11,9 @@ extension PackageArchive {
     }
 
     /// Adds key's signature over manifest.json to the package, replacing an earlier one by
-    /// the same key and keeping every other. The package is read with the install checks
-    /// (a package that would not install is not signed) and written again from the checked
-    /// bytes: manifest.json is the same bytes, so the digest and the build id do not change.
+    /// the same key and keeping every other. The package is read with install's in-memory
+    /// checks (a corrupt package is not vouched for) and written again from the checked bytes:
+    /// manifest.json is the same bytes, so the digest and the build id do not change.
     @discardableResult
     public static func sign(_ package: URL, with key: SigningKey) throws -> Signed {
         let contents = try read(package)
