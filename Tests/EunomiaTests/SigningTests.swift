@@ -321,7 +321,7 @@ final class SigningTests: XCTestCase {
             return signatures([e])
         }
         let cases: [(String, Data, String)] = [
-            ("garbage", Data("garbage".utf8), "signatures.json: not valid JSON"),
+            ("garbage", Data("garbage".utf8), "signatures.json: top level: The given data was not valid JSON."),
             ("format", signatures([], format: 2), "signatures.json: format 2 is not supported (this host reads format 1)"),
             ("missing", Data(#"{"format": 1}"#.utf8), "signatures.json: missing key 'signatures'"),
             ("many", signatures(Array(repeating: entry, count: 17)), "signatures.json: holds 17 signatures, at most 16 are allowed"),
