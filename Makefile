@@ -29,6 +29,14 @@ bin/eunomia: Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -
 $(VMLINUX): bpf/gen-vmlinux.sh
 	bpf/gen-vmlinux.sh $@
 
+# The key the bundled packages are signed with: generated here on the first build, never
+# committed (build/ is ignored); install-plugins trusts its public half in the store.
+BUILD_KEY := $(BUILD)/keys/local-build
+# Order-only on bin/eunomia: a rebuilt host must not make a new key (and orphan the old trust).
+$(BUILD_KEY).key: | bin/eunomia
+	@mkdir -p $(@D)
+	bin/eunomia key generate local-build --output $(@D)
+
 define PLUGIN_RULES
 $(BUILD)/plugins/$(1)/$(1).bpf.o: Plugins/$(1)/$(1).bpf.c $(wildcard Plugins/$(1)/*.h) bpf/eunomia.bpf.h $(VMLINUX)
 	@mkdir -p $$(@D)
@@ -42,9 +50,10 @@ $(BUILD)/plugins/$(1)/schema.json: Plugins/$(1)/schema.json
 	@mkdir -p $$(@D)
 	cp $$< $$@
 
-$(BUILD)/packages/$(1).stamp: bin/eunomia $(BUILD)/plugins/$(1)/$(1).bpf.o $(BUILD)/plugins/$(1)/$(1).so $(BUILD)/plugins/$(1)/schema.json
+$(BUILD)/packages/$(1).stamp: bin/eunomia $(BUILD)/plugins/$(1)/$(1).bpf.o $(BUILD)/plugins/$(1)/$(1).so $(BUILD)/plugins/$(1)/schema.json $(BUILD_KEY).key
 	@mkdir -p $(BUILD)/packages
-	bin/eunomia plugin pack $(BUILD)/plugins/$(1) -o $(BUILD)/packages/
+	out=$$$$(bin/eunomia plugin pack $(BUILD)/plugins/$(1) -o $(BUILD)/packages/) && echo "$$$$out" && \
+		bin/eunomia plugin sign "$$$${out#packed }" --key $(BUILD_KEY).key
 	@touch $$@
 endef
 $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULES,$(p))))
@@ -90,8 +99,10 @@ install: bin/eunomia
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
 	mv $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
 
-# Install every bundled package into the default store (/var/lib/eunomia, or $$EUNOMIA_HOME).
+# Install every bundled package into the default store (/var/lib/eunomia, or $$EUNOMIA_HOME),
+# trusting the local build key there first (the packages are signed with it).
 install-plugins: build
+	bin/eunomia key trust $(BUILD_KEY).pub
 	for p in $(BUILD)/packages/*.pkg; do bin/eunomia plugin install "$$p" || exit 1; done
 
 run: install-plugins
@@ -159,13 +170,14 @@ $(BUILD)/bench/minimal_consumer: bench/minimal_consumer.c
 	$(CC) -O2 -Wall $< -o $@ -lbpf
 
 # A second version of opensnoop from the same sources, for the swap benchmark.
-$(BUILD)/bench/opensnoop-0.2.0.pkg: bin/eunomia $(BUILD)/plugins/opensnoop/opensnoop.bpf.o Plugins/opensnoop/opensnoop.c Plugins/opensnoop/schema.json $(HELPER) $(HELPER_HDRS)
+$(BUILD)/bench/opensnoop-0.2.0.pkg: bin/eunomia $(BUILD_KEY).key $(BUILD)/plugins/opensnoop/opensnoop.bpf.o Plugins/opensnoop/opensnoop.c Plugins/opensnoop/schema.json $(HELPER) $(HELPER_HDRS)
 	@mkdir -p $(BUILD)/bench/opensnoop-v2
 	sed 's/EUNOMIA_BPF_PLUGIN("opensnoop", "0.1.0"/EUNOMIA_BPF_PLUGIN("opensnoop", "0.2.0"/' Plugins/opensnoop/opensnoop.c > $(BUILD)/bench/opensnoop-v2/opensnoop.c
 	$(CC) $(PLUGIN_CFLAGS) -IPlugins/opensnoop $(BUILD)/bench/opensnoop-v2/opensnoop.c $(HELPER) -o $(BUILD)/bench/opensnoop-v2/opensnoop.so $(PLUGIN_LDFLAGS)
 	cp $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/bench/opensnoop-v2/
 	python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["version"]="0.2.0"; json.dump(s, open(sys.argv[2], "w"), indent=1)' Plugins/opensnoop/schema.json $(BUILD)/bench/opensnoop-v2/schema.json
 	bin/eunomia plugin pack $(BUILD)/bench/opensnoop-v2 -o $(BUILD)/bench/
+	bin/eunomia plugin sign $@ --key $(BUILD_KEY).key
 
 # Benchmarks: results in bench/results/latest.{json,md}. Not part of the tests.
 bench: build $(BENCH_TOOLS)

@@ -240,6 +240,7 @@ def footprint(store):
 
     # Install time, into a fresh store.
     fresh = tempfile.mkdtemp(prefix="eunomia-install-")
+    trust_build_key(fresh)
     pkg = sorted(f for f in os.listdir(os.path.join(BUILD, "packages")) if f.startswith("opensnoop-"))[-1]
     t0 = time.monotonic()
     subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True, capture_output=True,
@@ -527,11 +528,18 @@ def markdown(r):
     return "\n".join(lines) + "\n"
 
 
+def trust_build_key(store):
+    """The bundled packages are signed with the key make build generated (build/keys/)."""
+    subprocess.run([BIN, "key", "trust", os.path.join(BUILD, "keys", "local-build.pub")], check=True,
+                   capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (it loads BPF programs)")
     store = tempfile.mkdtemp(prefix="eunomia-bench-store-")
     try:
+        trust_build_key(store)
         for pkg in os.listdir(os.path.join(BUILD, "packages")):
             if pkg.endswith(".pkg"):
                 subprocess.run([BIN, "plugin", "install", os.path.join(BUILD, "packages", pkg)], check=True,

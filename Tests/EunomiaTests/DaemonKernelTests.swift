@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EunomiaPackages
 
 /// `eunomia server` as a real process on a real Unix socket and loopback TCP, loading real
 /// trackers into the running kernel.
@@ -11,6 +12,7 @@ final class DaemonKernelTests: XCTestCase {
         try TestSupport.requireKernel()
         dir = try TestSupport.temporaryDirectory()
         store = dir.appendingPathComponent("store")
+        try TestSupport.trustBuildKey(in: store)
         let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.opensnoopPackage().path], store: store)
         XCTAssertEqual(install.status, 0, install.stderr)
     }
@@ -108,7 +110,10 @@ final class DaemonKernelTests: XCTestCase {
         let server = try daemon(listen: true)
         let before = TestSupport.snapshot(store)
         let pkg = try Data(contentsOf: try TestSupport.opensnoopPackage())
-        for token in [nil, "", "0" + String(server.token.dropFirst()), server.token + "00", "not-hex"] as [String?] {
+        // One hex digit off: a first digit other than the token's own (a fixed "0" was the
+        // right token whenever the real one started with 0).
+        let oneOff = (server.token.first == "0" ? "1" : "0") + String(server.token.dropFirst())
+        for token in [nil, "", oneOff, server.token + "00", "not-hex"] as [String?] {
             let api = server.tcp(token: token)
             for (method, path, body) in [("GET", "/api/v1/trackers", nil), ("POST", "/api/v1/trackers", #"{"plugin":"opensnoop"}"#),
                                          ("DELETE", "/api/v1/plugins/opensnoop", nil), ("POST", "/api/v1/reload", nil),
@@ -192,6 +197,39 @@ final class DaemonKernelTests: XCTestCase {
         let plugins = list.json?["plugins"] as? [[String: Any]] ?? []
         XCTAssertEqual(plugins.map { $0["name"] as? String }, ["opensnoop"])
         XCTAssertEqual(server.terminate(), 0)
+    }
+
+    /// Uploads follow `plugin install`'s rule: a trusted signature, or allow_unsigned=true.
+    func testUploadsNeedATrustedSignatureOrAllowUnsigned() throws {
+        let server = try daemon()
+        let api = server.unix
+        var unsigned = try HostilePackage.opensnoop()
+        unsigned.setIdentity("version", "0.3.0")
+        let body = try Data(contentsOf: try unsigned.write(to: dir.appendingPathComponent("unsigned.pkg")))
+        let before = TestSupport.snapshot(store)
+        let refused = try api.request("POST", "/api/v1/plugins", body: body)
+        XCTAssertEqual(refused.status, 400, refused.text)
+        XCTAssertEqual(refused.error, "package: upload: opensnoop 0.3.0 is not signed, and this store installs only packages signed by a key it trusts: sign it (eunomia plugin sign FILE.pkg --key NAME.key), trust the signer's public key (eunomia key trust FILE.pub), or install it unsigned with --allow-unsigned (HTTP API: ?allow_unsigned=true)")
+        let bad = try api.request("POST", "/api/v1/plugins?allow_unsigned=yes", body: body)
+        XCTAssertEqual(bad.status, 400, bad.text)
+        XCTAssertEqual(bad.error, "allow_unsigned 'yes' is not true or false")
+        XCTAssertEqual(try api.request("POST", "/api/v1/plugins?allow_unsigned=false", body: body).status, 400)
+        XCTAssertEqual(TestSupport.snapshot(store), before, "a refused upload changed the store")
+
+        let accepted = try api.request("POST", "/api/v1/plugins?allow_unsigned=true", body: body)
+        XCTAssertEqual(accepted.status, 201, accepted.text)
+        XCTAssertEqual(accepted.json?["unsigned"] as? Bool, true)
+        XCTAssertEqual((accepted.json?["signed_by"] as? [Any])?.count, 0)
+        let versions = ((try api.request("GET", "/api/v1/plugins").json?["plugins"] as? [[String: Any]])?.first?["versions"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(versions.map { $0["version"] as? String }, ["0.1.0", "0.3.0"])
+        XCTAssertEqual(versions.map { $0["unsigned"] as? Bool }, [false, true])
+        let signer = (versions.first?["signed_by"] as? [[String: Any]])?.first
+        let buildKey = try KeyFiles.readPublic(TestSupport.buildPublicKey.path)
+        XCTAssertEqual(signer?["key_id"] as? String, buildKey.keyID)
+        XCTAssertEqual(signer?["name"] as? String, "local-build")
+        XCTAssertEqual(signer?["fingerprint"] as? String, buildKey.key.fingerprint)
+        XCTAssertEqual(server.terminate(), 0)
+        XCTAssertTrue(server.process.stderr.contains("opensnoop@0.3.0 (build \(accepted.json?["build"] as? String ?? "?")) is installed unsigned"), server.process.stderr)
     }
 
     func testRemovingAPluginARunningTrackerUsesIs409() throws {

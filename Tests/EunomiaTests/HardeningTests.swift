@@ -16,6 +16,7 @@ final class HardeningTests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = try TestSupport.temporaryDirectory()
+        try TestSupport.trustBuildKey(in: storeURL)
     }
 
     override func tearDownWithError() throws {
@@ -23,11 +24,12 @@ final class HardeningTests: XCTestCase {
     }
 
     /// Installs opensnoop so the store is populated, then expects `eunomia plugin install pkg`
-    /// to fail with exactly `expected` and leave the whole test directory as it was.
+    /// to fail with exactly `expected` and leave the whole test directory as it was. Hostile
+    /// packages are unsigned: --allow-unsigned, so the check under test is the one that refuses.
     func assertInstallRefused(_ pkg: URL, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
         _ = try store.install(package: try TestSupport.opensnoopPackage())
         let before = TestSupport.snapshot(dir)
-        let result = try TestSupport.eunomia(["plugin", "install", pkg.path], store: storeURL)
+        let result = try TestSupport.eunomia(["plugin", "install", "--allow-unsigned", pkg.path], store: storeURL)
         XCTAssertEqual(result.status, 1, result.stdout + result.stderr, file: file, line: line)
         XCTAssertEqual(result.stderr, "eunomia: error: \(expected)\n", file: file, line: line)
         XCTAssertEqual(result.stdout, "", file: file, line: line)
@@ -376,7 +378,7 @@ final class HardeningTests: XCTestCase {
         let original = try ZipBytes(good)
         let at = original.central("schema.json").0 + 16
         let schemaCRC = (0..<4).reduce(UInt32(0)) { $0 | UInt32(original.data[at + $1]) << (8 * UInt32($1)) }
-        XCTAssertNoThrow(try Store(path: dir.appendingPathComponent("s2").path).install(package: good))
+        XCTAssertNoThrow(try Store(path: dir.appendingPathComponent("s2").path).install(package: good, allowUnsigned: true))
         try assertInstallRefused(dir.appendingPathComponent("central-crc.pkg"),
                                  "central-crc.pkg: entry 'schema.json': CRC-32 differs between the local header and the central directory")
         try assertInstallRefused(dir.appendingPathComponent("both-crc.pkg"),

@@ -80,6 +80,33 @@ struct HostilePackage {
     }
 }
 
+/// A package's entries read one by one and written again, so a test can drop, change or add some.
+enum PackageEntries {
+    static func read(_ url: URL) throws -> [(String, Data)] {
+        let input = try Archive(url: url, accessMode: .read)
+        var entries: [(String, Data)] = []
+        for e in input {
+            var data = Data()
+            _ = try input.extract(e) { data.append($0) }
+            entries.append((e.path, data))
+        }
+        return entries
+    }
+
+    static func write(_ entries: [(String, Data)], to url: URL) throws {
+        try? FileManager.default.removeItem(at: url)
+        let archive = try Archive(url: url, accessMode: .create)
+        for (path, data) in entries {
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { pos, size in
+                data.subdata(in: Int(pos)..<Int(pos) + size)
+            }
+        }
+    }
+
+    /// The content of entry `name`, or nil.
+    static func entry(_ name: String, in url: URL) throws -> Data? { try read(url).first { $0.0 == name }?.1 }
+}
+
 /// Raw zip surgery for tests: finds headers by signature in archives ZIPFoundation wrote
 /// (no comments, no data descriptors) and patches their fields.
 struct ZipBytes {

@@ -33,6 +33,7 @@ final class OpensnoopKernelTests: XCTestCase {
         try TestSupport.requireKernel()
         dir = try TestSupport.temporaryDirectory()
         storeDir = dir.appendingPathComponent("store")
+        try TestSupport.trustBuildKey(in: storeDir)
         let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.opensnoopPackage().path], store: storeDir)
         XCTAssertEqual(install.status, 0, install.stderr)
     }

@@ -16,6 +16,7 @@ final class PackageTests: XCTestCase {
     override func setUpWithError() throws {
         dir = try TestSupport.temporaryDirectory()
         store = Store(path: dir.appendingPathComponent("store").path)
+        try TestSupport.trustBuildKey(in: store.root)
     }
 
     override func tearDownWithError() throws {
@@ -24,21 +25,10 @@ final class PackageTests: XCTestCase {
 
     /// Copies a package entry by entry, letting `edit` drop, change or add entries.
     func rewrite(_ source: URL, _ name: String, edit: (inout [(String, Data)]) -> Void) throws -> URL {
-        let input = try Archive(url: source, accessMode: .read)
-        var entries: [(String, Data)] = []
-        for e in input {
-            var data = Data()
-            _ = try input.extract(e) { data.append($0) }
-            entries.append((e.path, data))
-        }
+        var entries = try PackageEntries.read(source)
         edit(&entries)
         let out = dir.appendingPathComponent(name)
-        let archive = try Archive(url: out, accessMode: .create)
-        for (path, data) in entries {
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { pos, size in
-                data.subdata(in: Int(pos)..<Int(pos) + size)
-            }
-        }
+        try PackageEntries.write(entries, to: out)
         return out
     }
 

@@ -10,7 +10,8 @@ import XCTest
 enum PluginBuilds {
     static let root = TestSupport.repoRoot
 
-    /// Builds `plugin` at `version` into dir and returns the package.
+    /// Builds `plugin` at `version` into dir and returns the package, signed with the build
+    /// key as `make build` signs the bundled ones (a store that trusts it installs both).
     static func package(_ plugin: String, version: String, in dir: URL, bpfObject: URL? = nil,
                         editSchema: (inout [String: Any]) -> Void = { _ in }) throws -> URL {
         let work = dir.appendingPathComponent("\(plugin)-\(version)")
@@ -56,7 +57,10 @@ enum PluginBuilds {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let pack = try TestSupport.eunomia(["plugin", "pack", work.path, "-o", out.path + "/"], store: dir.appendingPathComponent("unused-store"))
         guard pack.status == 0 else { throw TestSupport.TestFailure("pack \(plugin) \(version): \(pack.stderr)") }
-        return out.appendingPathComponent("\(plugin)-\(version).pkg")
+        let pkg = out.appendingPathComponent("\(plugin)-\(version).pkg")
+        let sign = try TestSupport.eunomia(["plugin", "sign", pkg.path, "--key", TestSupport.buildKey.path], store: dir.appendingPathComponent("unused-store"))
+        guard sign.status == 0 else { throw TestSupport.TestFailure("sign \(plugin) \(version): \(sign.stderr)") }
+        return pkg
     }
 
     /// Compiles a BPF C file against the repo's bpf/ headers and the generated vmlinux.h.

@@ -38,6 +38,7 @@ final class SchemathesisTests: XCTestCase {
         if geteuid() == 0 {
             let withPlugin = dir.appendingPathComponent("installed")
             try FileManager.default.createDirectory(at: withPlugin, withIntermediateDirectories: true)
+            try TestSupport.trustBuildKey(in: withPlugin.appendingPathComponent("store"))
             let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.opensnoopPackage().path],
                                                   store: withPlugin.appendingPathComponent("store"))
             XCTAssertEqual(install.status, 0, install.stderr)

@@ -20,6 +20,7 @@ final class SwapKernelTests: XCTestCase {
         try TestSupport.requireKernel(tracepoints: ["syscalls/sys_enter_openat", "syscalls/sys_exit_openat"])
         dir = try TestSupport.temporaryDirectory()
         store = Store(path: dir.appendingPathComponent("store").path)
+        try TestSupport.trustBuildKey(in: store.root)
         loop = try EventLoop(logger: logger)
         loop.startThread()
     }

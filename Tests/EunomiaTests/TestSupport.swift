@@ -37,6 +37,20 @@ enum TestSupport {
 
     static func opensnoopPackage() throws -> URL { try package("opensnoop") }
 
+    /// The key `make build` signed the bundled packages with (build/keys/, never committed),
+    /// and its public half, which a store must trust to install them.
+    static let buildKey = repoRoot.appendingPathComponent("build/keys/local-build.key")
+    static let buildPublicKey = repoRoot.appendingPathComponent("build/keys/local-build.pub")
+
+    /// Trusts the build key in the store at `store` (created if need be), as `make
+    /// install-plugins` does, so the bundled packages and PluginBuilds' install as signed.
+    static func trustBuildKey(in store: URL) throws {
+        guard FileManager.default.fileExists(atPath: buildPublicKey.path) else {
+            throw TestFailure("no build/keys/local-build.pub: run `make build` (make test does) first")
+        }
+        _ = try Store(path: store.path).trustStore.trust(try KeyFiles.readPublic(buildPublicKey.path))
+    }
+
     static func temporaryDirectory(_ label: String = #function) throws -> URL {
         let safe = label.filter { $0.isLetter || $0.isNumber }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-test-\(safe)-\(UUID().uuidString.prefix(8))")

@@ -88,6 +88,7 @@ final class TrackerHarness {
         self.plugin = plugin
         dir = try TestSupport.temporaryDirectory(plugin)
         store = dir.appendingPathComponent("store")
+        try TestSupport.trustBuildKey(in: store)
         let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.package(plugin).path], store: store)
         XCTAssertEqual(install.status, 0, install.stderr, file: file, line: line)
     }

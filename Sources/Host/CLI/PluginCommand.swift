@@ -6,6 +6,6 @@ import Logging
 
 struct Plugin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Install, inspect, remove and pack tracker plugins.",
-        subcommands: [Install.self, List.self, Info.self, Remove.self, Pack.self])
+        abstract: "Install, inspect, remove, pack and sign tracker plugins.",
+        subcommands: [Install.self, List.self, Info.self, Remove.self, Pack.self, Sign.self])
 }

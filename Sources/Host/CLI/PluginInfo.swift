@@ -16,7 +16,13 @@ extension Plugin {
                 let p = try store.resolve(plugin)
                 print("\(p.name) \(p.version)  (build \(p.buildID), ABI \(p.manifest.abi))")
                 print("  \(TerminalText.sanitized(p.schema.description))")
-                print("  installed in \(p.directory.path)\n")
+                print("  installed in \(p.directory.path)")
+                switch p.provenance {
+                case .unsigned: print("  unsigned: installed with --allow-unsigned, no trusted key signed it\n")
+                case .signed(let vouchers):
+                    for v in vouchers { print("  signed by \(v.key.label), fingerprint \(v.key.key.fingerprint)") }
+                    print()
+                }
                 print("Parameters (--param KEY=VALUE):")
                 printTable(header: ["NAME", "TYPE", "DEFAULT", "DESCRIPTION"], rows: p.schema.parameters.map { param in
                     var desc = param.description

@@ -6,7 +6,9 @@ import Logging
 
 extension Plugin {
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List installed plugins.")
+        static let configuration = CommandConfiguration(
+            abstract: "List installed plugins.",
+            discussion: "SIGNED BY names the keys (id and name) whose signatures were verified at install, or says unsigned for a build installed with --allow-unsigned.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -18,8 +20,8 @@ extension Plugin {
                     return
                 }
                 if !plugins.isEmpty {
-                    let rows = plugins.map { [$0.name, $0.version, $0.buildID, $0.manifest.abi.description, $0.manifest.description] }
-                    printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "DESCRIPTION"], rows: rows)
+                    let rows = plugins.map { [$0.name, $0.version, $0.buildID, $0.manifest.abi.description, $0.provenance.summary, $0.manifest.description] }
+                    printTable(header: ["NAME", "VERSION", "BUILD", "ABI", "SIGNED BY", "DESCRIPTION"], rows: rows)
                 }
                 // One line each; the other plugins keep working.
                 for d in damaged { print(TerminalText.sanitized("damaged \(d.path): \(d.reason)")) }

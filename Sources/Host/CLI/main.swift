@@ -21,10 +21,14 @@ struct Eunomia: ParsableCommand {
               eunomia server --config /etc/eunomia/eunomia.toml
               eunomia tracker start opensnoop --id opens
 
+            Install accepts packages signed by a key the store trusts (eunomia key --help):
+
+              eunomia key trust build/keys/local-build.pub
+
             The store is /var/lib/eunomia unless --store or EUNOMIA_HOME says otherwise.
             Tracing needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.
             """,
-        subcommands: [Run.self, Plugin.self, Server.self, Tracker.self])
+        subcommands: [Run.self, Plugin.self, Key.self, Server.self, Tracker.self])
 }
 
 // Errors are one line on stderr ("eunomia: error: ..."), usage errors included; --help and

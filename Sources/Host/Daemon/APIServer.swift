@@ -110,8 +110,15 @@ struct API: Sendable {
     // MARK: Handlers
 
     /// The body goes to a private temporary file (0600, O_EXCL), at most limits.max_upload_mb,
-    /// then through Store.install: the same verification as `eunomia plugin install`.
+    /// then through Store.install: the same verification as `eunomia plugin install`, the
+    /// signature rule included (?allow_unsigned=true is --allow-unsigned).
     func install(_ request: Request) async throws -> Response {
+        let allowUnsigned: Bool
+        switch request.uri.queryParameters["allow_unsigned"].map(String.init) {
+        case nil, "false"?: allowUnsigned = false
+        case "true"?: allowUnsigned = true
+        case let other?: throw EunomiaError("allow_unsigned \(other.quotedForError) is not true or false")
+        }
         var template = Array((NSTemporaryDirectory() + "/eunomia-upload-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw EunomiaError("cannot create a temporary file: \(String(cString: strerror(errno)))", kind: .failed) }
@@ -143,7 +150,7 @@ struct API: Sendable {
         let store = manager.store
         let (plugin, outcome) = try await blocking {
             do {
-                return try store.install(package: URL(fileURLWithPath: path))
+                return try store.install(package: URL(fileURLWithPath: path), allowUnsigned: allowUnsigned)
             } catch let e as EunomiaError {
                 // The verifier names the file it read: here, a temporary name of no use to the client.
                 let name = (path as NSString).lastPathComponent
@@ -157,10 +164,16 @@ struct API: Sendable {
             let version: String
             let build: String
             let directory: String
+            let unsigned: Bool
+            let signed_by: [SignedBy]
         }
-        logger.info("plugin \(plugin.reference) (build \(plugin.buildID)) \(outcome == .installed ? "installed" : "already installed") over the API")
+        logger.info("plugin \(plugin.reference) (build \(plugin.buildID)) \(outcome == .installed ? "installed" : "already installed") over the API, \(plugin.provenance == .unsigned ? "unsigned" : "signed by \(plugin.provenance.summary)")")
+        if plugin.provenance == .unsigned {
+            logger.warning("plugin \(plugin.reference) (build \(plugin.buildID)) is installed unsigned: no key this store trusts signed it (allow_unsigned=true)")
+        }
         return try json(Installed(installed: outcome == .installed, name: plugin.name, version: plugin.version,
-                                  build: plugin.buildID, directory: plugin.directory.path),
+                                  build: plugin.buildID, directory: plugin.directory.path,
+                                  unsigned: plugin.provenance == .unsigned, signed_by: SignedBy.list(plugin.provenance)),
                         status: outcome == .installed ? .created : .ok)
     }
 
@@ -337,6 +350,18 @@ struct TokenAuth: RouterMiddleware {
     }
 }
 
+/// A key that vouched for an installed build.
+struct SignedBy: Encodable {
+    let key_id: String
+    let name: String
+    let fingerprint: String
+
+    static func list(_ provenance: Provenance) -> [SignedBy] {
+        guard case .signed(let vouchers) = provenance else { return [] }
+        return vouchers.map { SignedBy(key_id: $0.key.keyID, name: $0.key.name, fingerprint: $0.key.key.fingerprint) }
+    }
+}
+
 /// GET /api/v1/plugins.
 struct PluginList: Encodable {
     struct Build: Encodable {
@@ -346,6 +371,8 @@ struct PluginList: Encodable {
         let description: String
         let directory: String
         let in_use_by: [String]
+        let unsigned: Bool
+        let signed_by: [SignedBy]
     }
     struct Plugin: Encodable {
         let name: String
@@ -366,7 +393,8 @@ struct PluginList: Encodable {
             if byName[p.name] == nil { order.append(p.name) }
             byName[p.name, default: []].append(Build(
                 version: p.version, build: p.buildID, abi: p.manifest.abi.description, description: p.manifest.description,
-                directory: p.directory.path, in_use_by: manager.trackersUsing(name: p.name, version: p.version, buildID: p.buildID)))
+                directory: p.directory.path, in_use_by: manager.trackersUsing(name: p.name, version: p.version, buildID: p.buildID),
+                unsigned: p.provenance == .unsigned, signed_by: SignedBy.list(p.provenance)))
         }
         plugins = order.map { Plugin(name: $0, versions: byName[$0] ?? []) }
         damaged = broken.map { Damaged(path: $0.path, reason: $0.reason) }

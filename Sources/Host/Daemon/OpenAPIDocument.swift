@@ -55,6 +55,10 @@ enum OpenAPIDocument {
       "post": {
         "operationId": "installPlugin",
         "summary": "Install a package (the body is the .pkg file); verified exactly as by eunomia plugin install",
+        "description": "The package must carry a valid signature by a key in the store's trust store (eunomia key trust), unless allow_unsigned=true; otherwise 400 naming the untrusted key ids, or saying the package is not signed.",
+        "parameters": [
+          { "name": "allow_unsigned", "in": "query", "required": false, "schema": { "type": "boolean", "default": false }, "description": "Install a package no trusted key signed, recorded as unsigned (as --allow-unsigned)" }
+        ],
         "requestBody": {
           "required": true,
           "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
@@ -276,24 +280,36 @@ enum OpenAPIDocument {
         }
       },
       "PluginBuild": {
-        "type": "object", "required": ["version", "build", "abi", "description", "directory", "in_use_by"], "additionalProperties": false,
+        "type": "object", "required": ["version", "build", "abi", "description", "directory", "in_use_by", "unsigned", "signed_by"], "additionalProperties": false,
         "properties": {
           "version": { "type": "string" },
           "build": { "type": "string", "description": "12 hex digits of the package digest" },
           "abi": { "type": "string", "example": "1.0" },
           "description": { "type": "string" },
           "directory": { "type": "string" },
-          "in_use_by": { "type": "array", "items": { "type": "string" }, "description": "Trackers running this build" }
+          "in_use_by": { "type": "array", "items": { "type": "string" }, "description": "Trackers running this build" },
+          "unsigned": { "type": "boolean", "description": "Installed with allow_unsigned: no trusted key signed it" },
+          "signed_by": { "type": "array", "items": { "$ref": "#/components/schemas/SignedBy" }, "description": "Keys whose signatures were verified at install" }
+        }
+      },
+      "SignedBy": {
+        "type": "object", "required": ["key_id", "name", "fingerprint"], "additionalProperties": false,
+        "properties": {
+          "key_id": { "type": "string", "pattern": "^[0-9a-f]{16}$", "description": "First 16 hex digits of the SHA-256 of the raw Ed25519 public key" },
+          "name": { "type": "string" },
+          "fingerprint": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
         }
       },
       "Installed": {
-        "type": "object", "required": ["installed", "name", "version", "build", "directory"], "additionalProperties": false,
+        "type": "object", "required": ["installed", "name", "version", "build", "directory", "unsigned", "signed_by"], "additionalProperties": false,
         "properties": {
           "installed": { "type": "boolean", "description": "false: that build was installed already" },
           "name": { "type": "string" },
           "version": { "type": "string" },
           "build": { "type": "string" },
-          "directory": { "type": "string" }
+          "directory": { "type": "string" },
+          "unsigned": { "type": "boolean", "description": "No trusted key signed it (allow_unsigned=true)" },
+          "signed_by": { "type": "array", "items": { "$ref": "#/components/schemas/SignedBy" } }
         }
       },
       "Removed": {

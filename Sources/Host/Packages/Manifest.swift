@@ -32,6 +32,10 @@ public struct PackageManifest: Codable, Equatable {
     /// Largest manifest.json read: 64 files with their hashes fit in a few KiB.
     public static let maxSize = 256 << 10
 
+    /// Names no listed file may have: the package's signatures, and what the host writes
+    /// into a build's directory itself.
+    static let reservedNames: Set<String> = [PackageSignatures.fileName, Provenance.fileName]
+
     public static func decode(_ data: Data) throws -> PackageManifest {
         guard data.count <= maxSize else {
             throw EunomiaError("manifest.json: \(data.count) bytes, more than the \(maxSize >> 10) KiB a manifest may have")
@@ -65,6 +69,10 @@ public struct PackageManifest: Codable, Equatable {
         for f in files {
             guard Validate.isPackageFileName(f.path) else {
                 throw fail("file \(f.path.quotedForError) is not a plain file name ([A-Za-z0-9._+-], at most 128 bytes)")
+            }
+            // Signatures ride beside the files they cover; the provenance record is the host's.
+            guard !PackageManifest.reservedNames.contains(f.path) else {
+                throw fail("file '\(f.path)' has a name the host reserves (\(PackageManifest.reservedNames.sorted().joined(separator: ", ")))")
             }
             guard (0...Int64(PackageArchive.maxFileSize)).contains(f.size) else {
                 throw fail("file '\(f.path)' has size \(f.size), outside 0 to \(PackageArchive.maxFileSize)")

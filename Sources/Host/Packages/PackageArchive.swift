@@ -11,6 +11,21 @@ public struct VerifiedPackage {
     public let directory: URL
     /// SHA-256 of manifest.json, which covers every file's hash: the package's identity.
     public let digest: String
+    /// Who vouched for it, decided by the SignaturePolicy install gave.
+    public let provenance: Provenance
+}
+
+/// A package read into memory with every check that needs neither the disk nor a key passed:
+/// the zip, the manifest, each file's size and SHA-256, the schema, signatures.json's form.
+struct PackageContents {
+    let manifest: PackageManifest
+    /// manifest.json exactly as packed: what the digest hashes and signatures sign.
+    let manifestData: Data
+    /// In the manifest's order.
+    let files: [(PackageManifest.FileEntry, Data)]
+    let schema: PluginSchema
+    /// Empty when the package has no signatures.json.
+    let signatures: PackageSignatures
 }
 
 /// .pkg files: a zip archive of manifest.json plus the files it lists (docs/package-format.md).
@@ -43,11 +58,11 @@ public enum PackageArchive {
         try checkContents(schema: schema, library: directory.appendingPathComponent(library),
                           bpfObject: directory.appendingPathComponent(bpfObject))
 
-        let files = try [bpfObject, library, "schema.json"].map { name -> PackageManifest.FileEntry in
-            let url = directory.appendingPathComponent(name)
-            let (digest, size) = try sha256(of: url)
-            return .init(path: name, size: size, sha256: digest)
+        // Read once: what is hashed is what is packed.
+        let contents = try [bpfObject, library, "schema.json"].map { name in
+            (name, try Data(contentsOf: directory.appendingPathComponent(name)))
         }
+        let files = contents.map { PackageManifest.FileEntry(path: $0.0, size: Int64($0.1.count), sha256: sha256Hex($0.1)) }
         let manifest = PackageManifest(
             format: PackageManifest.currentFormat, name: schema.name, version: schema.version,
             description: schema.description, abi: schema.abi, requires: schema.requires,
@@ -59,26 +74,31 @@ public enum PackageArchive {
             try fm.createDirectory(at: output, withIntermediateDirectories: true)
             target = output.appendingPathComponent("\(schema.name)-\(schema.version).pkg")
         }
+        try write(entries: [(PackageManifest.fileName, manifest.encoded())] + contents, to: target)
+        return target
+    }
+
+    /// Writes a package holding exactly these entries, deflated, in this order: into a
+    /// temporary file beside target, then renamed over it, so target is never half written.
+    static func write(entries: [(String, Data)], to target: URL) throws {
+        let fm = FileManager.default
         let staging = target.deletingLastPathComponent()
             .appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
         try? fm.removeItem(at: staging)
         defer { try? fm.removeItem(at: staging) }
-        let manifestURL = staging.appendingPathExtension("manifest")
-        try manifest.encoded().write(to: manifestURL)
-        defer { try? fm.removeItem(at: manifestURL) }
         do {
             let archive = try Archive(url: staging, accessMode: .create)
-            try archive.addEntry(with: PackageManifest.fileName, fileURL: manifestURL, compressionMethod: .deflate)
-            for f in files {
-                try archive.addEntry(with: f.path, fileURL: directory.appendingPathComponent(f.path),
-                                     compressionMethod: .deflate)
+            for (path, data) in entries {
+                try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                    data.subdata(in: Int(position)..<Int(position) + size)
+                }
             }
         } catch {
-            throw EunomiaError("cannot write \(target.path): \(error)")
+            throw EunomiaError("cannot write \(target.path): \(error)", kind: .failed)
         }
-        if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-        try fm.moveItem(at: staging, to: target)
-        return target
+        guard rename(staging.path, target.path) == 0 else {
+            throw EunomiaError("cannot write \(target.path): \(String(cString: strerror(errno)))", kind: .failed)
+        }
     }
 
     // MARK: Verifying
@@ -89,9 +109,43 @@ public enum PackageArchive {
 
     /// Extracts `package` into `directory` (which must not exist) and checks everything that
     /// can be checked without loading the plugin. Throws one line naming the first problem.
-    /// Everything is read and checked in memory first; files are written only once every
-    /// hash matched, read-only, and the schema is decoded from the bytes that were hashed.
-    public static func extractAndVerify(_ package: URL, into directory: URL) throws -> VerifiedPackage {
+    /// Everything is read and checked in memory first, then the signatures against `policy`;
+    /// files are written only after that, read-only, so the ELF and BTF parsers (libelf,
+    /// libbpf) only ever see a package the policy accepted, and the schema is decoded from
+    /// the bytes that were hashed.
+    public static func extractAndVerify(_ package: URL, into directory: URL, policy: SignaturePolicy) throws -> VerifiedPackage {
+        let label = package.lastPathComponent
+        func fail(_ msg: String) -> EunomiaError { EunomiaError("\(label): \(msg)") }
+        let contents = try read(package)
+        let manifest = contents.manifest, manifestData = contents.manifestData, schema = contents.schema
+        let provenance: Provenance
+        do {
+            provenance = try policy.provenance(manifest: manifestData, signatures: contents.signatures,
+                                               plugin: "\(manifest.name) \(manifest.version)")
+        } catch let e as EunomiaError {
+            throw fail(e.message)
+        }
+
+        // Only now does anything reach the disk: the ELF and BTF checks read files.
+        guard mkdir(directory.path, 0o755) == 0 else {
+            throw fail("cannot create \(directory.path): \(String(cString: strerror(errno)))")
+        }
+        do {
+            for (file, data) in contents.files { try SafeFile.writeNew(directory.appendingPathComponent(file.path).path, data) }
+            try SafeFile.writeNew(directory.appendingPathComponent(PackageManifest.fileName).path, manifestData)
+            try checkContents(schema: schema, library: directory.appendingPathComponent(manifest.library),
+                              bpfObject: directory.appendingPathComponent(manifest.bpfObject))
+            try ArtifactChecks.checkKernel(manifest.requires, plugin: "\(manifest.name) \(manifest.version)")
+        } catch let e as EunomiaError {
+            throw fail(e.message)
+        }
+        return VerifiedPackage(manifest: manifest, schema: schema, directory: directory,
+                               digest: sha256Hex(manifestData), provenance: provenance)
+    }
+
+    /// Reads `package` into memory and runs every check that needs neither the disk nor a
+    /// key (steps 1-7 of docs/package-format.md). Errors start with the file's name.
+    static func read(_ package: URL) throws -> PackageContents {
         let label = package.lastPathComponent
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(label): \(msg)") }
         let packageData: Data
@@ -141,7 +195,7 @@ public enum PackageArchive {
         let listed = Set(manifest.files.map(\.path))
         guard listed.count == manifest.files.count else { throw fail("manifest lists a file twice") }
         guard !listed.contains(PackageManifest.fileName) else { throw fail("manifest lists manifest.json among its files") }
-        let present = Set(entries.keys).subtracting([PackageManifest.fileName])
+        let present = Set(entries.keys).subtracting([PackageManifest.fileName, PackageSignatures.fileName])
         if let extra = present.subtracting(listed).sorted().first { throw fail("entry '\(extra)' is not listed in the manifest") }
         if let missing = listed.subtracting(present).sorted().first { throw fail("'\(missing)' is listed in the manifest but missing") }
         for role in [manifest.library, manifest.bpfObject, manifest.schema] where !listed.contains(role) {
@@ -170,22 +224,15 @@ public enum PackageArchive {
             throw fail(e.message)
         }
         if let disagreement = manifest.disagreement(with: schema) { throw fail(disagreement) }
-
-        // Only now does anything reach the disk: the ELF and BTF checks read files.
-        guard mkdir(directory.path, 0o755) == 0 else {
-            throw fail("cannot create \(directory.path): \(String(cString: strerror(errno)))")
+        var signatures = PackageSignatures()
+        if let entry = entries[PackageSignatures.fileName] {
+            let data = try read(entry, from: packageData, limit: PackageSignatures.maxSize, label: label)
+            do { signatures = try PackageSignatures.decode(data) } catch let e as EunomiaError { throw fail(e.message) }
         }
-        do {
-            for (file, data) in contents { try SafeFile.writeNew(directory.appendingPathComponent(file.path).path, data) }
-            try SafeFile.writeNew(directory.appendingPathComponent(PackageManifest.fileName).path, manifestData)
-            try checkContents(schema: schema, library: directory.appendingPathComponent(manifest.library),
-                              bpfObject: directory.appendingPathComponent(manifest.bpfObject))
-            try ArtifactChecks.checkKernel(manifest.requires, plugin: "\(manifest.name) \(manifest.version)")
-        } catch let e as EunomiaError {
-            throw fail(e.message)
-        }
-        return VerifiedPackage(manifest: manifest, schema: schema, directory: directory,
-                               digest: sha256Hex(manifestData))
+        // In the manifest's order, the order pack wrote them.
+        let byPath = Dictionary(contents.map { ($0.0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        return PackageContents(manifest: manifest, manifestData: manifestData, files: manifest.files.compactMap { byPath[$0.path] },
+                               schema: schema, signatures: signatures)
     }
 
     static func checkContents(schema: PluginSchema, library: URL, bpfObject: URL) throws {
@@ -214,11 +261,6 @@ public enum PackageArchive {
             throw EunomiaError("\(label): entry '\(entry.path)' inflates to \(data.count) bytes, its zip header says \(entry.uncompressedSize)")
         }
         return data
-    }
-
-    static func sha256(of url: URL) throws -> (String, Int64) {
-        let data = try Data(contentsOf: url)
-        return (sha256Hex(data), Int64(data.count))
     }
 
     package static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }

@@ -11,6 +11,10 @@ public struct InstalledPlugin: Equatable {
     public let buildID: String
     /// The manifest's semantic version (checked when the build was read).
     public let semver: Version
+    /// Who vouched for it at install (provenance.json, written by the host).
+    public let provenance: Provenance
+    /// The store's trusted keys, which the provenance is checked against before every load.
+    public let trustStore: TrustStore
 
     public var name: String { manifest.name }
     public var version: String { manifest.version }
@@ -42,6 +46,8 @@ public struct Store {
     }
 
     var pluginsDir: URL { root.appendingPathComponent("plugins", isDirectory: true) }
+    /// STORE/trusted-keys/: whose signatures install accepts.
+    public var trustStore: TrustStore { TrustStore(storeRoot: root) }
     var stagingDir: URL { root.appendingPathComponent("staging", isDirectory: true) }
 
     public enum InstallOutcome: Equatable { case installed, alreadyInstalled }
@@ -88,8 +94,10 @@ public struct Store {
     // MARK: Installing
 
     /// Verifies the package and moves it into place with one rename; on any error the store is
-    /// unchanged (directories this call created are removed again).
-    public func install(package: URL) throws -> (InstalledPlugin, InstallOutcome) {
+    /// unchanged (directories this call created are removed again). The package must carry a
+    /// valid signature by a key in the trust store unless allowUnsigned; the build's
+    /// provenance.json records which keys vouched, or that none did.
+    public func install(package: URL, allowUnsigned: Bool = false) throws -> (InstalledPlugin, InstallOutcome) {
         var created: [URL] = []
         var done = false
         defer { if !done { for dir in created.reversed() { rmdir(dir.path) } } }
@@ -103,11 +111,16 @@ public struct Store {
         cleanStaging()
         let staging = try StagingDirectory(parent: stagingDir)
         defer { staging.remove() }
-        let verified = try PackageArchive.extractAndVerify(package, into: staging.contents)
+        let policy = SignaturePolicy(trusted: trustStore.keys(), allowUnsigned: allowUnsigned)
+        let verified = try PackageArchive.extractAndVerify(package, into: staging.contents, policy: policy)
         let buildID = String(verified.digest.prefix(12))
         let dest = try buildDirectory(name: verified.manifest.name, version: verified.manifest.version, buildID: buildID)
-        let plugin = InstalledPlugin(manifest: verified.manifest, schema: verified.schema, directory: dest, buildID: buildID,
-                                     semver: Validate.semver(verified.manifest.version)!)
+        // Beside the extracted files, created with O_EXCL: had the package put a file by this
+        // name there (the manifest cannot list one), the install would fail here.
+        try SafeFile.writeNew(staging.contents.appendingPathComponent(Provenance.fileName).path, verified.provenance.encoded())
+        var plugin = InstalledPlugin(manifest: verified.manifest, schema: verified.schema, directory: dest, buildID: buildID,
+                                     semver: Validate.semver(verified.manifest.version)!, provenance: verified.provenance,
+                                     trustStore: trustStore)
         let nameDir = dest.deletingLastPathComponent()
         if mkdir(nameDir.path, 0o755) == 0 {
             created.append(nameDir)
@@ -122,11 +135,34 @@ public struct Store {
             guard (err == EEXIST || err == ENOTEMPTY), isDirectory(dest) else {
                 throw EunomiaError("cannot move the package into \(dest.path): \(String(cString: strerror(err)))")
             }
+            plugin = try recordProvenance(of: plugin)
             done = true
             return (plugin, .alreadyInstalled)
         }
         done = true
         return (plugin, .installed)
+    }
+
+    /// The same build was installed before: keys that vouch now are added to its record (so
+    /// signing a package installed unsigned and installing it again marks it signed), and
+    /// nothing is taken away. A build without a readable record (installed by an eunomia
+    /// before signatures) gets this install's.
+    private func recordProvenance(of plugin: InstalledPlugin) throws -> InstalledPlugin {
+        let file = plugin.directory.appendingPathComponent(Provenance.fileName)
+        let existing = try? Provenance.decode(SafeFile.read(file.path, maxBytes: Provenance.maxSize))
+        let merged = existing?.merged(with: plugin.provenance) ?? plugin.provenance
+        if merged != existing {
+            let staging = plugin.directory.appendingPathComponent(".\(Provenance.fileName).\(getpid()).tmp")
+            unlink(staging.path)
+            try SafeFile.writeNew(staging.path, merged.encoded())
+            guard rename(staging.path, file.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(staging.path)
+                throw EunomiaError("cannot record who signed \(plugin.reference) in \(file.path): \(reason)", kind: .failed)
+            }
+        }
+        return InstalledPlugin(manifest: plugin.manifest, schema: plugin.schema, directory: plugin.directory, buildID: plugin.buildID,
+                               semver: plugin.semver, provenance: merged, trustStore: plugin.trustStore)
     }
 
     /// Removes staging directories left by installs that died (kill -9, power loss): one is
@@ -198,12 +234,30 @@ public struct Store {
             }
             let schema = try PluginSchema.decode(readStoreFile(dir, manifest.schema, max: PluginSchema.maxSize), source: manifest.schema)
             if let disagreement = manifest.disagreement(with: schema) { return damaged(disagreement) }
-            return .success(InstalledPlugin(manifest: manifest, schema: schema, directory: dir, buildID: buildID, semver: semver))
+            let provenance = try Store.readProvenance(dir)
+            return .success(InstalledPlugin(manifest: manifest, schema: schema, directory: dir, buildID: buildID, semver: semver,
+                                            provenance: provenance, trustStore: trustStore))
         } catch let e as EunomiaError {
             return damaged(e.message)
         } catch {
             return damaged("\(error)")
         }
+    }
+
+    /// A build's provenance.json. Missing, the build was not installed by this eunomia's
+    /// `plugin install` (an older one, or copied in by hand): nothing says who vouched for it.
+    static func readProvenance(_ dir: URL) throws -> Provenance {
+        let path = dir.appendingPathComponent(Provenance.fileName).path
+        let data: Data
+        do {
+            data = try SafeFile.read(path, maxBytes: Provenance.maxSize)
+        } catch let e as EunomiaError {
+            if e.message == "no such file" {
+                throw EunomiaError("\(Provenance.fileName): no such file, so nothing records who signed it (installed by an eunomia without signatures, or copied in by hand): install its package again")
+            }
+            throw EunomiaError("\(Provenance.fileName): \(e.message)")
+        }
+        return try Provenance.decode(data)
     }
 
     private func readStoreFile(_ dir: URL, _ file: String, max: Int) throws -> Data {

@@ -12,8 +12,9 @@ import ZIPFoundation
 public enum FuzzEntryPoints {
     // MARK: Package verification
 
-    /// Writes `data` to a temporary .pkg and runs `PackageArchive.extractAndVerify` on it.
-    /// Every file it creates is removed before returning.
+    /// Writes `data` to a temporary .pkg and runs `PackageArchive.extractAndVerify` on it,
+    /// unsigned packages allowed (so inputs reach the ELF and BTF checks; signatures.json is
+    /// still decoded and checked). Every file it creates is removed before returning.
     ///
     /// Raw zip bytes rarely get past the CRC-32 and SHA-256 checks once mutated, so an input may
     /// instead be structured (`structuredPackageMagic`): the entry point zips its entries itself,
@@ -32,7 +33,8 @@ public enum FuzzEntryPoints {
             } else {
                 try data.write(to: package)
             }
-            _ = try PackageArchive.extractAndVerify(package, into: base.appendingPathComponent("x"))
+            _ = try PackageArchive.extractAndVerify(package, into: base.appendingPathComponent("x"),
+                                                    policy: SignaturePolicy(trusted: [], allowUnsigned: true))
         } catch {}
     }
 
