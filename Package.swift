@@ -92,6 +92,19 @@ let package = Package(
             ],
             path: "Sources/Host/Run"
         ),
+        // Where packages come from: registry indexes over files and HTTP(S), and OCI registries.
+        .target(
+            name: "EunomiaRegistry",
+            dependencies: [
+                "EunomiaSchema", "EunomiaPackages",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Version", package: "Version"),
+            ],
+            path: "Sources/Host/Registry"
+        ),
         // `eunomia server`: config, tracker manager, outputs, the HTTP API; and the API client.
         .target(
             name: "EunomiaDaemon",
@@ -113,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "eunomia",
             dependencies: [
-                "EunomiaHost", "EunomiaDaemon",
+                "EunomiaHost", "EunomiaDaemon", "EunomiaRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,7 +181,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "EunomiaDaemon", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

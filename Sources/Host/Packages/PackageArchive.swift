@@ -269,3 +269,43 @@ public enum PackageArchive {
         digest.map { String(format: "%02x", $0) }.joined()
     }
 }
+
+/// What a registry says about a package, read from the package itself with every check that
+/// needs neither the disk nor a key passed (PackageArchive.read): the index builder and the
+/// OCI push describe a package by this, never by its file name.
+public struct PackageSummary: Equatable, Sendable {
+    public let name: String
+    public let version: String
+    public let description: String
+    public let abi: String
+    /// The manifest's kernel requirements as its JSON object (nil when it states none).
+    public let requires: Requirements?
+    /// Size and SHA-256 of the .pkg file as a whole: what a download is checked against.
+    public let size: Int64
+    public let sha256: String
+    /// SHA-256 of manifest.json: the build id's source (its first 12 hex digits).
+    public let digest: String
+    /// The key ids of every signature in the package, verified against the manifest; whether
+    /// a store trusts them is install's decision, not the index's.
+    public let signedBy: [String]
+}
+
+extension PackageArchive {
+    /// Reads and checks `package` (see PackageSummary); a bad signature is an error here too.
+    public static func summary(of package: URL) throws -> PackageSummary {
+        let contents = try read(package)
+        let data = try SafeFile.read(package.path, maxBytes: maxPackageSize)
+        let message = PackageSignatures.message(manifest: contents.manifestData)
+        var signers: [String] = []
+        for s in contents.signatures.signatures {
+            guard s.key.isValidSignature(s.signature, for: message) else {
+                throw EunomiaError("\(package.lastPathComponent): the signature by key \(s.key.keyID) does not verify (package is corrupt or was tampered with)")
+            }
+            signers.append(s.key.keyID)
+        }
+        let m = contents.manifest
+        return PackageSummary(name: m.name, version: m.version, description: m.description, abi: m.abi.description,
+                              requires: m.requires, size: Int64(data.count), sha256: sha256Hex(data),
+                              digest: sha256Hex(contents.manifestData), signedBy: signers)
+    }
+}

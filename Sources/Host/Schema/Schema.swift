@@ -102,7 +102,7 @@ public struct ABIVersion: Codable, Equatable, CustomStringConvertible {
 }
 
 /// What the kernel must offer; checked at install time without loading the plugin.
-public struct Requirements: Codable, Equatable {
+public struct Requirements: Codable, Equatable, Sendable {
     /// Minimum kernel version, "5.8".
     public var kernel: String?
     /// Needs /sys/kernel/btf/vmlinux (CO-RE).
