@@ -1,15 +1,22 @@
 import ArgumentParser
 import CHostSupport
 import EunomiaHost
+import EunomiaRegistry
 import Foundation
 import Logging
 
 extension Plugin {
-    struct Install: ParsableCommand {
+    struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify packages and install them into the store.",
+            abstract: "Verify packages and install them into the store: from a file, a registry, or an OCI registry.",
             discussion: """
-                Checks hashes, ABI, schema, the BPF object and kernel requirements before anything is written; a bad package leaves the store unchanged.
+                Each argument is one of:
+                  PATH.pkg                         a package file
+                  NAME, NAME@1.2.3, NAME@^1.2      the newest allowed version in the registries (--registry, [[registry]]);
+                                                   also ~1.2.3, ">=1.0.0 <2.0.0" and latest
+                  oci://HOST[:PORT]/REPO:TAG       an OCI registry (or REPO@sha256:DIGEST)
+
+                Checks the download against what the registry listed (size and SHA-256, or the OCI digests), then hashes, ABI, schema, the BPF object and kernel requirements, before anything is written; a bad package leaves the store unchanged.
 
                 A package must carry a valid signature by a key the store trusts (eunomia key list). To install one you built or got from someone you trust:
                   eunomia plugin sign FILE.pkg --key NAME.key     (as the signer)
@@ -17,23 +24,40 @@ extension Plugin {
                 --allow-unsigned installs a package no trusted key signed, with a warning; plugin list shows it as unsigned.
                 """)
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var sources: RegistryOptions
         @Flag(help: "Install packages that no trusted key signed (recorded as unsigned, with a warning).") var allowUnsigned = false
-        @Argument(help: "Package files (.pkg).") var packages: [String]
+        @Argument(help: "Package files (.pkg), plugin references (NAME[@VERSION|@RANGE]) or oci:// references.") var packages: [String]
 
-        func run() throws {
+        func run() async throws {
             let (store, _) = try global.setUp()
-            try reportingErrors {
-                for path in packages {
-                    let (plugin, outcome) = try store.install(package: URL(fileURLWithPath: path), allowUnsigned: allowUnsigned)
-                    let verb = outcome == .installed ? "installed" : "already installed"
-                    switch plugin.provenance {
-                    case .unsigned:
-                        print("\(verb) \(plugin.reference) (build \(plugin.buildID)) in \(plugin.directory.path), unsigned")
-                        FileHandle.standardError.write(Data("eunomia: warning: \(plugin.reference) is installed unsigned: no key this store trusts signed it (--allow-unsigned)\n".utf8))
-                    case .signed:
-                        print("\(verb) \(plugin.reference) (build \(plugin.buildID)) in \(plugin.directory.path), signed by \(plugin.provenance.summary)")
+            try await reportingErrorsAsync {
+                for argument in packages {
+                    let (plugin, outcome): (InstalledPlugin, Store.InstallOutcome)
+                    switch try PackageSource.parse(argument) {
+                    case .file(let url):
+                        (plugin, outcome) = try store.install(package: url, allowUnsigned: allowUnsigned)
+                    case .named(let name, let requirement):
+                        (plugin, outcome) = try await installNamed(name, requirement, into: store)
+                    case .oci:
+                        throw EunomiaError("oci:// references are not supported yet")
                     }
+                    Self.report(plugin, outcome)
                 }
+            }
+        }
+
+        func installNamed(_ name: String, _ requirement: VersionRequirement, into store: Store) async throws -> (InstalledPlugin, Store.InstallOutcome) {
+            throw EunomiaError("installing by name is not supported yet")
+        }
+
+        static func report(_ plugin: InstalledPlugin, _ outcome: Store.InstallOutcome) {
+            let verb = outcome == .installed ? "installed" : "already installed"
+            switch plugin.provenance {
+            case .unsigned:
+                print("\(verb) \(plugin.reference) (build \(plugin.buildID)) in \(plugin.directory.path), unsigned")
+                FileHandle.standardError.write(Data("eunomia: warning: \(plugin.reference) is installed unsigned: no key this store trusts signed it (--allow-unsigned)\n".utf8))
+            case .signed:
+                print("\(verb) \(plugin.reference) (build \(plugin.buildID)) in \(plugin.directory.path), signed by \(plugin.provenance.summary)")
             }
         }
     }

@@ -348,20 +348,6 @@ public enum TrackerID {
 }
 
 /// The grammar of NAME[@REQUIREMENT], checked without a store (the store resolves it later).
-enum PluginReference {
-    static func parse(_ reference: String) throws -> (name: String, requirement: VersionRequirement) {
-        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard let name = parts.first, Validate.isPluginName(name) else {
-            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
-        }
-        guard parts.count == 2 else { return (name, .any) }
-        guard let requirement = VersionRequirement.parse(parts[1]) else {
-            throw EunomiaError("\(parts[1].quotedForError) in \(reference.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
-        }
-        return (name, requirement)
-    }
-}
-
 /// Finds the line of a key in the config's text, for semantic errors (TOMLKit keeps no positions
 /// for values). Sections are `[limits]`, `[[tracker]]` (counted) and `[tracker.params]`-style subtables.
 struct ConfigLocator {

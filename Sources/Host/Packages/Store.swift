@@ -314,15 +314,8 @@ public struct Store {
 
     /// NAME or NAME@REQUIREMENT (VersionRequirement), each checked against its grammar.
     static func parseRequirement(_ reference: String) throws -> (String, VersionRequirement) {
-        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard let name = parts.first, Validate.isPluginName(name) else {
-            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
-        }
-        guard parts.count == 2 else { return (name, .any) }
-        guard let requirement = VersionRequirement.parse(parts[1]) else {
-            throw EunomiaError("\(parts[1].quotedForError) in \(reference.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
-        }
-        return (name, requirement)
+        let r = try PluginReference.parse(reference)
+        return (r.name, r.requirement)
     }
 
     /// NAME or NAME@VERSION, each checked against its grammar.

@@ -86,3 +86,18 @@ public struct VersionRequirement: Equatable, CustomStringConvertible, Sendable {
         return (Version(numbers[0], numbers[1], numbers[2]), numbers[0], numbers[1], numbers[2], parts.count)
     }
 }
+
+/// NAME, NAME@VERSION or NAME@RANGE, as the config, the API and the CLI take a plugin.
+public enum PluginReference {
+    public static func parse(_ reference: String) throws -> (name: String, requirement: VersionRequirement) {
+        let parts = reference.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, Validate.isPluginName(name) else {
+            throw EunomiaError("\(reference.quotedForError) is not NAME or NAME@VERSION (a name is 1-64 characters of a-z, 0-9, '_' or '-')")
+        }
+        guard parts.count == 2 else { return (name, .any) }
+        guard let requirement = VersionRequirement.parse(parts[1]) else {
+            throw EunomiaError("\(parts[1].quotedForError) in \(reference.quotedForError) is not a version (1.2.3), a range (^1.2, ~1.2, >=1.0.0 <2.0.0) or latest")
+        }
+        return (name, requirement)
+    }
+}
