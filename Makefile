@@ -13,11 +13,11 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages swap-check install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
+.PHONY: all build host plugins packages registry swap-check install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
 
-build: host packages
+build: host packages registry
 
 host: bin/eunomia
 
@@ -62,6 +62,17 @@ plugins: $(foreach p,$(PLUGINS),$(BUILD)/plugins/$(p)/$(p).bpf.o $(BUILD)/plugin
 
 packages: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
 
+# build/registry/: every bundled package and its index.json, a registry as docs/registry.md
+# describes it (install-plugins installs from it by name; serve it over HTTP as it is).
+REGISTRY := $(BUILD)/registry
+$(REGISTRY)/index.json: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
+	@mkdir -p $(@D)
+	rm -f $(@D)/*.pkg
+	cp $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p)-*.pkg) $(@D)/
+	bin/eunomia registry index $(@D)
+
+registry: $(REGISTRY)/index.json
+
 # A hot swap of opensnoop against the kernel, as the host runs it (ABI 1.2): every open is
 # reported exactly once across the two versions. Needs root; run build/tests/swap_check.
 $(BUILD)/tests/swap_check: Tests/Fixtures/swap_check.c $(HELPER_HDRS)
@@ -99,11 +110,12 @@ install: bin/eunomia
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
 	mv $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
 
-# Install every bundled package into the default store (/var/lib/eunomia, or $$EUNOMIA_HOME),
-# trusting the local build key there first (the packages are signed with it).
+# Install every bundled plugin by name from build/registry into the default store
+# (/var/lib/eunomia, or $$EUNOMIA_HOME), trusting the local build key there first (the
+# packages are signed with it).
 install-plugins: build
 	bin/eunomia key trust $(BUILD_KEY).pub
-	for p in $(BUILD)/packages/*.pkg; do bin/eunomia plugin install "$$p" || exit 1; done
+	bin/eunomia plugin install --registry $(CURDIR)/$(REGISTRY) $(PLUGINS)
 
 run: install-plugins
 	bin/eunomia run opensnoop

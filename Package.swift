@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "EunomiaDaemon",
             dependencies: [
-                "EunomiaHost", "CHostSupport", "PluginABI",
+                "EunomiaHost", "EunomiaRegistry", "CHostSupport", "PluginABI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

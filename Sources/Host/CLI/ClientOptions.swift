@@ -3,8 +3,8 @@ import EunomiaDaemon
 import EunomiaHost
 import Foundation
 
-/// How the client commands reach the server: the Unix socket, or TCP with the bearer token.
-struct ClientOptions: ParsableArguments {
+/// How a command reaches the server: the Unix socket, or TCP with the bearer token.
+struct ServerAddress: ParsableArguments {
     @Option(help: ArgumentHelp("The server's control socket (default: /run/eunomia/eunomia.sock).", valueName: "path"))
     var socket: String?
 
@@ -14,10 +14,8 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Token for --server (default: STORE/server.token).", valueName: "file"))
     var tokenFile: String?
 
-    @Option(help: ArgumentHelp("Plugin store directory, where the default token file is (default: $EUNOMIA_HOME or /var/lib/eunomia).", valueName: "dir"))
-    var store: String?
-
-    func api() throws -> APIClient {
+    /// The client; `store` is where the default token file is.
+    func api(store: String?) throws -> APIClient {
         if let server {
             let base = try APIClient.checkServerURL(server)
             let file = tokenFile ?? Store(path: store).root.appendingPathComponent(ServerToken.fileName).path
@@ -30,6 +28,16 @@ struct ClientOptions: ParsableArguments {
         }
         return APIClient(endpoint: .unix(path: path))
     }
+}
+
+/// The client commands' options: the server's address, and the store its token is in.
+struct ClientOptions: ParsableArguments {
+    @OptionGroup var address: ServerAddress
+
+    @Option(help: ArgumentHelp("Plugin store directory, where the default token file is (default: $EUNOMIA_HOME or /var/lib/eunomia).", valueName: "dir"))
+    var store: String?
+
+    func api() throws -> APIClient { try address.api(store: store) }
 }
 
 /// As reportingErrors, for async commands.

@@ -7,5 +7,5 @@ import Logging
 struct Plugin: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install, inspect, remove, pack and sign tracker plugins.",
-        subcommands: [Install.self, List.self, Info.self, Remove.self, Pack.self, Sign.self])
+        subcommands: [Install.self, Search.self, Outdated.self, Upgrade.self, List.self, Info.self, Remove.self, Pack.self, Sign.self])
 }

@@ -31,13 +31,15 @@ extension Plugin {
         func run() async throws {
             let (store, _) = try global.setUp()
             try await reportingErrorsAsync {
+                var resolver: RegistryResolver?
                 for argument in packages {
                     let (plugin, outcome): (InstalledPlugin, Store.InstallOutcome)
                     switch try PackageSource.parse(argument) {
                     case .file(let url):
                         (plugin, outcome) = try store.install(package: url, allowUnsigned: allowUnsigned)
                     case .named(let name, let requirement):
-                        (plugin, outcome) = try await installNamed(name, requirement, into: store)
+                        if resolver == nil { resolver = try sources.resolver() }
+                        (plugin, outcome) = try await Self.install(name, requirement, from: resolver!, into: store, allowUnsigned: allowUnsigned)
                     case .oci:
                         throw EunomiaError("oci:// references are not supported yet")
                     }
@@ -46,8 +48,15 @@ extension Plugin {
             }
         }
 
-        func installNamed(_ name: String, _ requirement: VersionRequirement, into store: Store) async throws -> (InstalledPlugin, Store.InstallOutcome) {
-            throw EunomiaError("installing by name is not supported yet")
+        /// The newest allowed version from the registries: downloaded into a private directory,
+        /// checked against the index, then verified and installed as a file is.
+        static func install(_ name: String, _ requirement: VersionRequirement, from resolver: RegistryResolver, into store: Store,
+                            allowUnsigned: Bool) async throws -> (InstalledPlugin, Store.InstallOutcome) {
+            let choice = try await resolver.choose(name, requirement)
+            let downloads = try DownloadDirectory()
+            let file = try await resolver.fetch(choice, into: downloads)
+            try choice.checkIdentity(of: file)
+            return try store.install(package: file, allowUnsigned: allowUnsigned)
         }
 
         static func report(_ plugin: InstalledPlugin, _ outcome: Store.InstallOutcome) {

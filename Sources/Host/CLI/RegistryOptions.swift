@@ -21,4 +21,20 @@ struct RegistryOptions: ParsableArguments {
     var authFile: String?
 
     var transport: HTTPTransport { HTTPTransport(insecure: insecure) }
+
+    /// --registry entries first, then the config's [[registry]] entries, in order.
+    func locations() throws -> [RegistryLocation] {
+        var result = try registries.map { try RegistryLocation.parse($0, insecure: insecure) }
+        let path = config ?? DaemonConfig.defaultPath
+        if config != nil || FileManager.default.fileExists(atPath: path) {
+            for location in try DaemonConfig.load(path: path).registries where !result.contains(location) {
+                result.append(location)
+            }
+        }
+        return result
+    }
+
+    func resolver() throws -> RegistryResolver {
+        RegistryResolver(locations: try locations(), transport: transport)
+    }
 }

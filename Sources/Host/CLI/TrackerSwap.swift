@@ -17,14 +17,19 @@ struct TrackerSwap: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrorsAsync {
             let r = try await client.api().call(.POST, "/api/v1/trackers/\(segment(id))/swap", json: ["version": version]) as? [String: Any] ?? [:]
-            func ref(_ key: String) -> String {
-                let b = r[key] as? [String: Any] ?? [:]
-                return "\(b["plugin"] as? String ?? "?")@\(b["version"] as? String ?? "?") (build \(b["build"] as? String ?? "?"))"
-            }
-            let line = String(format: "swapped %@: %@ -> %@, %@, %llu handed over, %llu lost in swap, %.1f ms",
-                              r["tracker"] as? String ?? id, ref("from"), ref("to"), r["mode"] as? String ?? "?",
-                              UInt64(r["handed_over"] as? Int ?? 0), UInt64(r["lost_in_swap"] as? Int ?? 0), r["duration_ms"] as? Double ?? 0)
-            print(TerminalText.sanitized(line))
+            print(Self.line(r, id: id))
         }
+    }
+
+    /// The swap report, as one line for people.
+    static func line(_ r: [String: Any], id: String) -> String {
+        func ref(_ key: String) -> String {
+            let b = r[key] as? [String: Any] ?? [:]
+            return "\(b["plugin"] as? String ?? "?")@\(b["version"] as? String ?? "?") (build \(b["build"] as? String ?? "?"))"
+        }
+        let line = String(format: "swapped %@: %@ -> %@, %@, %llu handed over, %llu lost in swap, %.1f ms",
+                          r["tracker"] as? String ?? id, ref("from"), ref("to"), r["mode"] as? String ?? "?",
+                          UInt64(r["handed_over"] as? Int ?? 0), UInt64(r["lost_in_swap"] as? Int ?? 0), r["duration_ms"] as? Double ?? 0)
+        return TerminalText.sanitized(line)
     }
 }

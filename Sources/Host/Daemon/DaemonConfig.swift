@@ -1,4 +1,5 @@
 import EunomiaHost
+import EunomiaRegistry
 import Foundation
 import Logging
 
@@ -69,6 +70,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: Logger.Level?
     public var limits = Limits()
     public var trackers: [TrackerSpec] = []
+    /// [[registry]]: where `plugin install NAME`, search, outdated and upgrade look, in order.
+    public var registries: [RegistryLocation] = []
 
     public init() {}
 
@@ -102,7 +105,7 @@ public struct DaemonConfig: Equatable, Sendable {
         }
         var config = DaemonConfig()
         config.path = path
-        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "tracker"]
+        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "tracker", "registry"]
         for key in table.keys where !known.contains(key) {
             throw where_.error(key: key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -165,6 +168,7 @@ public struct DaemonConfig: Equatable, Sendable {
                 }
             }
         }
+        if let v = table["registry"] { config.registries = try parseRegistries(v, where_) }
         if let listen = config.listen, !listen.isLoopback, !config.allowRemote {
             throw where_.error(key: "listen", "\(listen.description.quotedForError) is not a loopback address; set allow_remote = true to listen on it (the API gives root-equivalent control; every TCP request needs the token)")
         }

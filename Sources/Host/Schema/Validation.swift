@@ -117,7 +117,7 @@ public enum Validate {
     /// maxBytes of UTF-8 with no C0 or C1 control, DEL, line/paragraph separator or bidi
     /// control, so it cannot move a cursor, fake a line or reorder what a terminal shows.
     /// Returns what is wrong, or nil.
-    static func displayTextProblem(_ s: String, maxBytes: Int) -> String? {
+    package static func displayTextProblem(_ s: String, maxBytes: Int) -> String? {
         if s.utf8.count > maxBytes { return "is longer than \(maxBytes) bytes" }
         if let bad = s.unicodeScalars.first(where: isUnsafeForDisplay) {
             return "contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4))"
