@@ -64,7 +64,7 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     func testUnknownKeysWrongTypesAndBadValuesNameTheLineAndKey() {
-        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, socket, store, tracker)")
+        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, registry, socket, store, tracker)")
         XCTAssertEqual(refused("socket = 5\n"), "e.toml line 1: socket: is an integer, expected a string (an absolute path)")
         XCTAssertEqual(refused("\n\nstore = \"relative\"\n"), "e.toml line 3: store: 'relative' is not an absolute path")
         XCTAssertTrue(refused("store = \"/a/../b\"").contains("'..'"))
@@ -94,6 +94,15 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(refused(tracker + twoFiles + "[[tracker]]\nid = \"b\"\nplugin = \"x\"\n" + twoFiles),
                        "e.toml line 8: tracker.outputs: file '/same' is already the output of tracker 'a'")
         XCTAssertTrue(refused("[limits]\nmax_trackers = 1\n" + tracker + "[[tracker]]\nid = \"b\"\nplugin = \"x\"\n").contains("more than limits.max_trackers (1)"))
+        // [[registry]]: where plugin install NAME looks.
+        XCTAssertEqual(try parse("[[registry]]\nurl = \"/srv/r\"\n[[registry]]\nurl = \"https://p.example.com/e\"\n").registries.map(\.description),
+                       ["/srv/r", "https://p.example.com/e/"])
+        XCTAssertEqual(refused("[[registry]]\nurl = \"/r\"\ncolour = 1\n"), "e.toml line 3: registry.colour: unknown key in [[registry]] (known: url, insecure)")
+        XCTAssertEqual(refused("[[registry]]\ninsecure = true\n"), "e.toml line 1: registry: [[registry]] 1 has no url")
+        XCTAssertTrue(refused("[[registry]]\nurl = \"ftp://x/y\"\n").hasPrefix("e.toml line 2: registry.url: registry 'ftp://x/y' has scheme 'ftp'"))
+        XCTAssertTrue(refused("[[registry]]\nurl = \"http://10.1.2.3/r\"\n").contains("refusing plain http to '10.1.2.3'"))
+        XCTAssertEqual(try parse("[[registry]]\nurl = \"http://10.1.2.3/r\"\ninsecure = true\n").registries.first?.insecure, true)
+        XCTAssertTrue(refused("[[registry]]\nurl = \"/r\"\n[[registry]]\nurl = \"/r/\"\n").contains("listed twice"))
     }
 
     func testTOMLSyntaxErrorsNameTheLine() {

@@ -286,7 +286,13 @@ final class RegistryIndexTests: XCTestCase {
         try TestSupport.requireKernel()
         let base = try serve(try registry())
         XCTAssertEqual(try cli(["plugin", "install", "opensnoop@0.1.0", "--registry", base]).status, 0)
-        let daemon = try DaemonProcess(dir: dir, store: storeURL, config: "")
+        // A config tracker pinned to ^0.1 stays where its config says.
+        let daemon = try DaemonProcess(dir: dir, store: storeURL, config: """
+            [[tracker]]
+            id = "pinned"
+            plugin = "opensnoop@^0.1"
+            params = { pid = \(getpid()) }
+            """)
         let api = daemon.unix
         let start = try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop", "id": "live", "params": ["pid": Int(getpid())]])
         XCTAssertEqual(start.status, 201, start.text)
@@ -295,6 +301,8 @@ final class RegistryIndexTests: XCTestCase {
         XCTAssertTrue(upgrade.stdout.contains("installed opensnoop@0.2.0"), upgrade.stdout)
         XCTAssertTrue(upgrade.stdout.contains("swapped live: opensnoop@0.1.0") && upgrade.stdout.contains("-> opensnoop@0.2.0"), upgrade.stdout)
         XCTAssertTrue(upgrade.stdout.contains("0 lost in swap"), upgrade.stdout)
+        XCTAssertTrue(upgrade.stdout.contains("tracker pinned stays on opensnoop@0.1.0: it asks for opensnoop@^0.1"), upgrade.stdout)
+        XCTAssertEqual(try api.request("GET", "/api/v1/trackers/pinned").json?["version"] as? String, "0.1.0")
         let info = try api.request("GET", "/api/v1/trackers/live").json
         XCTAssertEqual(info?["version"] as? String, "0.2.0")
         XCTAssertEqual(info?["swaps"] as? Int, 1)

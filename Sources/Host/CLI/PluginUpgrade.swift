@@ -61,6 +61,11 @@ extension Plugin {
                 for t in trackers where t["plugin"] as? String == name {
                     guard let id = t["id"] as? String, TrackerID.isValid(id),
                           let running = (t["version"] as? String).flatMap(Validate.semver), running < version else { continue }
+                    // A config tracker keeps to its range: swapping it outside would be undone by the next reload.
+                    if let text = t["requirement"] as? String, let wanted = try? PluginReference.parse(text), !wanted.requirement.admits(version) {
+                        print("tracker \(id) stays on \(name)@\(running): it asks for \(TerminalText.sanitized(text)), which \(version) is outside")
+                        continue
+                    }
                     do {
                         let r = try await api.call(.POST, "/api/v1/trackers/\(segment(id))/swap", json: ["version": version.description])
                         print(TrackerSwap.line(r as? [String: Any] ?? [:], id: id))
