@@ -95,18 +95,27 @@ package enum SafeFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw EunomiaError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw EunomiaError("cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
-        }
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
         // The umask may have narrowed the mode; make it exactly what was asked.
         _ = fchmod(fd, mode)
+    }
+
+    /// Writes every byte of raw to fd (short writes and EINTR retried); `path` names it in errors.
+    package static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
+        guard let base = raw.baseAddress else { return }
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, base + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EunomiaError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Creates path (which must not exist) mode 0600 with exactly data in it: a private copy.
+    package static func writePrivate(_ path: String, _ data: Data) throws {
+        try writeNew(path, data, mode: 0o600)
     }
 }

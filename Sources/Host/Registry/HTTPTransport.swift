@@ -132,15 +132,7 @@ public struct HTTPTransport: Sendable {
                 }
                 try buffer.withUnsafeReadableBytes { raw in
                     hasher.update(bufferPointer: raw)
-                    var off = 0
-                    while off < raw.count {
-                        let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw EunomiaError("cannot write \(destination.path): \(String(cString: strerror(errno)))")
-                        }
-                        off += n
-                    }
+                    try SafeFile.writeAll(fd, raw, path: destination.path)
                 }
             }
         } catch let e as EunomiaError {

@@ -110,10 +110,6 @@ public struct RegistryLocation: Equatable, Sendable, CustomStringConvertible {
         guard PackageArchive.sha256Hex(data) == release.sha256 else {
             throw EunomiaError("\(source.path): SHA-256 differs from the index's (corrupt or tampered with); nothing was installed")
         }
-        let fd = open(destination.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw EunomiaError("cannot create \(destination.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw EunomiaError("cannot write \(destination.path): \(String(cString: strerror(errno)))") }
+        try SafeFile.writePrivate(destination.path, data)
     }
 }
