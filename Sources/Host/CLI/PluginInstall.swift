@@ -38,8 +38,8 @@ extension Plugin {
                         (plugin, outcome) = try store.install(package: url, allowUnsigned: allowUnsigned)
                     case .named(let name, let requirement):
                         (plugin, outcome) = try await installNamed(name, requirement, into: store)
-                    case .oci:
-                        throw EunomiaError("oci:// references are not supported yet")
+                    case .oci(let text):
+                        (plugin, outcome) = try await installOCI(text, into: store)
                     }
                     Self.report(plugin, outcome)
                 }
