@@ -17,7 +17,7 @@ final class TestRegistry {
 
     /// Starts a registry storing under `directory`/storage. `htpasswd`: "user:bcrypt" lines
     /// for basic auth; `advertisedHost`: the http.host it builds upload URLs with.
-    init(in directory: URL, htpasswd: String? = nil, advertisedHost: String? = nil) throws {
+    init(in directory: URL, htpasswd: String? = nil, advertisedHost: String? = nil, token: TokenServer? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.registryBinary) else {
             throw TestSupport.TestFailure("\(Self.registryBinary) is missing: apt-get install docker-registry (make install-deps)")
         }
@@ -42,6 +42,10 @@ final class TestRegistry {
             let file = directory.appendingPathComponent("htpasswd")
             try Data((htpasswd + "\n").utf8).write(to: file)
             config += "auth:\n  htpasswd:\n    realm: eunomia-test\n    path: \(file.path)\n"
+        }
+        if let token {
+            config += "auth:\n  token:\n    realm: \(token.realm)\n    service: \(TokenServer.service)\n"
+                + "    issuer: \(TokenServer.issuer)\n    rootcertbundle: \(token.certificate.path)\n"
         }
         let configFile = directory.appendingPathComponent("registry.yml")
         try Data(config.utf8).write(to: configFile)

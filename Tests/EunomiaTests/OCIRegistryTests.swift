@@ -9,6 +9,7 @@ import XCTest
 final class OCIRegistryTests: XCTestCase {
     var dir: URL!
     var registry: TestRegistry?
+    var tokenServer: TokenServer?
 
     override func setUpWithError() throws {
         dir = try TestSupport.temporaryDirectory()
@@ -17,12 +18,14 @@ final class OCIRegistryTests: XCTestCase {
     override func tearDownWithError() throws {
         registry?.stop()
         registry = nil
+        tokenServer?.stop()
+        tokenServer = nil
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func startRegistry(htpasswd: String? = nil, advertisedHost: String? = nil) throws -> TestRegistry {
+    func startRegistry(htpasswd: String? = nil, advertisedHost: String? = nil, token: TokenServer? = nil) throws -> TestRegistry {
         let r = try TestRegistry(in: dir.appendingPathComponent("registry-\(UUID().uuidString.prefix(6))"),
-                                 htpasswd: htpasswd, advertisedHost: advertisedHost)
+                                 htpasswd: htpasswd, advertisedHost: advertisedHost, token: token)
         registry = r
         return r
     }
@@ -178,6 +181,24 @@ final class OCIRegistryTests: XCTestCase {
         let viaEnvironment = try TestSupport.run(TestSupport.eunomiaBinary.path, ["plugin", "install", target],
                                                  environment: ["EUNOMIA_HOME": other.path, "HOME": dir.path, "REGISTRY_AUTH_FILE": auth.path])
         XCTAssertEqual(viaEnvironment.status, 0, viaEnvironment.stderr)
+    }
+
+    func testBearerTokensFromTheRealm() throws {
+        let token = try TokenServer(in: dir.appendingPathComponent("token"), credentials: "puller:t0ken-pw")
+        tokenServer = token
+        let r = try startRegistry(token: token)
+        let pkg = try TestSupport.opensnoopPackage()
+        let target = "oci://\(r.authority)/eunomia/opensnoop:bearer"
+        let store = try trustedStore("store")
+
+        assertOneLineError(try cli(["plugin", "push", pkg.path, target], store: store), contains: ["requires authentication"])
+        let auth = dir.appendingPathComponent("auth.json")
+        try r.writeAuthFile(auth, user: "puller", password: "t0ken-pw")
+        // A pull token first (HEAD of a blob), then the push challenge's wider scope.
+        _ = try push([pkg], to: target, store: store, extra: ["--auth-file", auth.path])
+        let installed = try cli(["plugin", "install", target, "--auth-file", auth.path], store: store)
+        XCTAssertEqual(installed.status, 0, installed.stderr)
+        XCTAssertTrue(installed.stdout.contains("signed by"), installed.stdout)
     }
 
     // MARK: One-line refusals

@@ -42,6 +42,9 @@ public final class OCIClient {
     /// challenge names the wider scope.
     func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = [:], body: [UInt8]? = nil, cap: Int = 4 << 20) async throws -> HTTPTransport.Response {
         var h = headers
+        // Credentials and tokens go to the registry itself only, not to an upload location
+        // it names elsewhere.
+        guard isRegistry(url) else { return try await transport.send(method, url, headers: h, body: body, cap: cap) }
         if let authorization { h.replaceOrAdd(name: "Authorization", value: authorization) }
         let first = try await transport.send(method, url, headers: h, body: body, cap: cap)
         guard first.status == 401 else { return first }
@@ -52,6 +55,11 @@ public final class OCIClient {
         let second = try await transport.send(method, url, headers: h, body: body, cap: cap)
         if second.status == 401 { throw refusal(second) }
         return second
+    }
+
+    /// Same scheme, host and port as the registry's base URL.
+    func isRegistry(_ url: URL) -> Bool {
+        url.scheme?.lowercased() == base.scheme && url.host?.lowercased() == base.host?.lowercased() && url.port == base.port
     }
 
     /// The Authorization header for the challenge in a 401.
