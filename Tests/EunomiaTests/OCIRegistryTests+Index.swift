@@ -57,6 +57,34 @@ extension OCIRegistryTests {
                            contains: ["are both for amd64"])
     }
 
+    /// Manifests with our media types whose layer descriptor lies: distribution checks only
+    /// that the blobs exist, so each reaches install, which must refuse it in one line.
+    func testLyingLayerDescriptorsAreRefused() async throws {
+        let r = try startRegistry()
+        let client = OCIClient(reference: try OCIReference.parse("\(r.authority)/eunomia/liar:x"), transport: HTTPTransport(), credentials: nil)
+        let config = Array("{}".utf8), layer = Array("not a package".utf8)
+        try await client.pushBlob(config, digest: OCIDigest.of(config))
+        try await client.pushBlob(layer, digest: OCIDigest.of(layer))
+        func manifest(_ tag: String, sizes: [Int64]) async throws {
+            let m = OCIImageManifest(
+                schemaVersion: 2, mediaType: OCIMediaType.imageManifest, artifactType: nil,
+                config: OCIDescriptor(mediaType: OCIMediaType.pluginConfig, digest: OCIDigest.of(config), size: Int64(config.count)),
+                layers: sizes.map { OCIDescriptor(mediaType: OCIMediaType.pluginLayer, digest: OCIDigest.of(layer), size: $0) })
+            try await client.pushManifest(try OCIJSON.encode(m), mediaType: OCIMediaType.imageManifest, tag: tag)
+        }
+        try await manifest("huge", sizes: [200 << 20])
+        try await manifest("short", sizes: [5])
+        try await manifest("long", sizes: [20])
+        try await manifest("two", sizes: [13, 13])
+        let store = try trustedStore("store")
+        let base = "oci://\(r.authority)/eunomia/liar"
+        assertOneLineError(try cli(["plugin", "install", "\(base):huge"], store: store), contains: ["declares 209715200 bytes; at most 134217728"])
+        assertOneLineError(try cli(["plugin", "install", "\(base):short"], store: store), contains: ["sent more than the 5 bytes"])
+        assertOneLineError(try cli(["plugin", "install", "\(base):long"], store: store), contains: ["sent 13 bytes, the registry lists 20"])
+        assertOneLineError(try cli(["plugin", "install", "\(base):two"], store: store), contains: ["has 2 layers"])
+        XCTAssertTrue(try cli(["plugin", "list"], store: store).stdout.hasPrefix("no plugins installed"))
+    }
+
     // MARK: No registry needed
 
     func testReferenceGrammar() throws {

@@ -22,6 +22,16 @@ extension Plugin {
         var authFile: String?
         @Argument(help: "Package files (.pkg), then the target oci://HOST[:PORT]/REPOSITORY:TAG.") var arguments: [String]
 
+        /// org.opencontainers.image.created: $SOURCE_DATE_EPOCH when set, as reproducible builds
+        /// want (the same package then gives the same manifest digest), else now.
+        static func created() throws -> Date {
+            guard let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty else { return Date() }
+            guard text.utf8.count <= 12, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let seconds = Int64(text) else {
+                throw EunomiaError("SOURCE_DATE_EPOCH \(text.quotedForError) is not a number of seconds since 1970")
+            }
+            return Date(timeIntervalSince1970: TimeInterval(seconds))
+        }
+
         func run() async throws {
             _ = try global.setUp()
             try await reportingErrorsAsync {
@@ -32,7 +42,7 @@ extension Plugin {
                 let credentials = try OCICredentials.lookup(authority: reference.authority, authFile: authFile)
                 let client = OCIClient(reference: reference, transport: HTTPTransport(insecure: insecure), credentials: credentials)
                 let files = arguments.dropLast().map { URL(fileURLWithPath: $0) }
-                let (digest, pushed) = try await OCIPush(client: client).push(Array(files))
+                let (digest, pushed) = try await OCIPush(client: client).push(Array(files), created: try Self.created())
                 for p in pushed {
                     print("pushed \(p.summary.name) \(p.summary.version) for linux/\(p.architecture): manifest \(p.manifestDigest)")
                 }
