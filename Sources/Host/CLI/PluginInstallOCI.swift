@@ -13,6 +13,11 @@ extension Plugin.Install {
         let directory = try DownloadDirectory()
         let (file, _) = try await OCIPull(client: client).fetch(into: directory)
         // The directory (and the download in it) is removed when it goes: not before the install.
-        return try withExtendedLifetime(directory) { try store.install(package: file, allowUnsigned: allowUnsigned) }
+        // Errors name the reference: the file name in them is the registry's title annotation.
+        do {
+            return try withExtendedLifetime(directory) { try store.install(package: file, allowUnsigned: allowUnsigned) }
+        } catch let e as EunomiaError {
+            throw EunomiaError("\(reference): \(e.message)", kind: e.kind)
+        }
     }
 }
