@@ -6,6 +6,6 @@ import Logging
 
 struct Plugin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Install, inspect, remove, pack and sign tracker plugins.",
-        subcommands: [Install.self, Search.self, Outdated.self, Upgrade.self, List.self, Info.self, Remove.self, Pack.self, Sign.self])
+        abstract: "Install, find, upgrade, inspect, remove, pack, sign and push tracker plugins.",
+        subcommands: [Install.self, Search.self, Outdated.self, Upgrade.self, List.self, Info.self, Remove.self, Pack.self, Sign.self, Push.self])
 }

@@ -40,8 +40,8 @@ extension Plugin {
                     case .named(let name, let requirement):
                         if resolver == nil { resolver = try sources.resolver() }
                         (plugin, outcome) = try await Self.install(name, requirement, from: resolver!, into: store, allowUnsigned: allowUnsigned)
-                    case .oci:
-                        throw EunomiaError("oci:// references are not supported yet")
+                    case .oci(let text):
+                        (plugin, outcome) = try await installOCI(text, into: store)
                     }
                     Self.report(plugin, outcome)
                 }
@@ -55,8 +55,11 @@ extension Plugin {
             let choice = try await resolver.choose(name, requirement)
             let downloads = try DownloadDirectory()
             let file = try await resolver.fetch(choice, into: downloads)
-            try choice.checkIdentity(of: file)
-            return try store.install(package: file, allowUnsigned: allowUnsigned)
+            // The directory (and the download in it) is removed when it goes: not before the install.
+            return try withExtendedLifetime(downloads) {
+                try choice.checkIdentity(of: file)
+                return try store.install(package: file, allowUnsigned: allowUnsigned)
+            }
         }
 
         static func report(_ plugin: InstalledPlugin, _ outcome: Store.InstallOutcome) {
