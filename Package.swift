@@ -92,6 +92,12 @@ let package = Package(
             ],
             path: "Sources/Host/Run"
         ),
+        // Containers: cgroup ids to container ids, names, images and pods.
+        .target(
+            name: "EunomiaContainers",
+            dependencies: ["EunomiaSchema", "EunomiaPackages", "CHostSupport"],
+            path: "Sources/Host/Containers"
+        ),
         // Where packages come from: registry indexes over files and HTTP(S), and OCI registries.
         .target(
             name: "EunomiaRegistry",
@@ -181,7 +187,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

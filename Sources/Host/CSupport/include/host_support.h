@@ -59,4 +59,9 @@ void eh_release_free_memory(void);
 /* An anonymous, private file (memfd_create, close-on-exec) holding exactly len bytes of data,
  * positioned at 0. Returns the descriptor, or -1 with errno set. */
 int eh_private_file(const char *name, const void *data, size_t len);
+/* The path of cgroup v2 `id` (its kernfs id, as bpf_get_current_cgroup_id returns it) relative
+ * to the cgroup2 mount at mount_path, whose directory mount_fd is open on: "/" for the root,
+ * "/system.slice/docker-<id>.scope" and so on (cgroups.c). Returns 0, or -1 with errno set
+ * (ESTALE: no such cgroup, or it is gone). */
+int eh_cgroup_path(int mount_fd, unsigned long long id, const char *mount_path, char *out, size_t out_len);
 #endif

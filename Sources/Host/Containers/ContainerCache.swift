@@ -1,0 +1,60 @@
+import Foundation
+
+/// cgroup id -> container (or none), bounded: at capacity the oldest entry makes room, so a
+/// host that churns through containers keeps a fixed footprint. Thread-safe; lookups never
+/// touch the filesystem (resolve does, and is called off the hot path).
+public final class ContainerCache: @unchecked Sendable {
+    public let capacity: Int
+    private let lock = NSLock()
+    /// nil value: the cgroup is known to be no container.
+    private var entries: [UInt64: ContainerInfo?] = [:]
+    private var order: [UInt64] = []
+    private var head = 0
+    private let paths: CgroupPaths?
+    private let state: ContainerState
+
+    public init(capacity: Int = 4096, paths: CgroupPaths? = CgroupPaths(), state: ContainerState = ContainerState()) {
+        self.capacity = max(1, capacity)
+        self.paths = paths
+        self.state = state
+    }
+
+    public var count: Int { lock.withLock { entries.count } }
+
+    /// What is known about the cgroup: .some(nil) for "no container", nil when not resolved yet.
+    public func lookup(_ id: UInt64) -> ContainerInfo?? {
+        lock.withLock { entries[id] }
+    }
+
+    /// Resolves the cgroup (path, then the runtime's state) and caches the answer. A cgroup
+    /// that cannot be resolved (gone already) is cached as no container.
+    @discardableResult
+    public func resolve(_ id: UInt64) -> ContainerInfo? {
+        if let known = lookup(id) { return known }
+        var info = paths?.path(of: id).flatMap(CgroupPathMatcher.match)
+        if let i = info { info = state.enrich(i) }
+        store(id, info)
+        return info
+    }
+
+    /// Forgets a cgroup (removed, or its container's state changed), so the next resolve reads it again.
+    public func invalidate(_ id: UInt64) {
+        lock.withLock { _ = entries.removeValue(forKey: id) }
+    }
+
+    func store(_ id: UInt64, _ info: ContainerInfo?) {
+        lock.withLock {
+            guard entries.updateValue(info, forKey: id) == nil else { return }
+            if order.count < capacity {
+                order.append(id)
+                return
+            }
+            // A ring in insertion order: the slot at head is the oldest. Every entry has a slot,
+            // so the cache never holds more than capacity.
+            let old = order[head]
+            order[head] = id
+            head = (head + 1) % capacity
+            if old != id { entries.removeValue(forKey: old) }
+        }
+    }
+}
