@@ -134,11 +134,18 @@ final class OpensnoopKernelTests: XCTestCase {
         XCTAssertEqual(threadCount(), threadsBefore, "threads left behind")
     }
 
+    /// The descriptors a run could leave behind: files and anonymous inodes (BPF maps, programs,
+    /// links, ring buffers, epoll, timerfd, eventfd). Pipes and sockets are left out: the run
+    /// opens none (no pipe( or socket( in the runtime, the helper or the C glue), while
+    /// processes and HTTP clients earlier tests started open and close theirs on threads of
+    /// their own at any moment. So is the listing's own descriptor, gone by the time it is read.
     func openFileDescriptors() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         return names.compactMap { name -> String? in
-            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"
-            return target.hasPrefix("/proc/") && target.hasSuffix("/fd") ? nil : "\(name) -> \(target)"
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"),
+                  !target.hasPrefix("pipe:"), !target.hasPrefix("socket:"),
+                  !(target.hasPrefix("/proc/") && target.hasSuffix("/fd")) else { return nil }
+            return "\(name) -> \(target)"
         }.sorted()
     }
 

@@ -11,8 +11,10 @@ struct Eunomia: ParsableCommand {
         abstract: "Load eBPF tracker plugins at runtime and print what they see.",
         discussion: """
             Trackers are plugins: a C library, its BPF object and a schema, shipped as one .pkg file.
-            Install a package into the store, then run the tracker by name:
+            Install a package into the store (a file, a plugin by name from a registry, or an OCI
+            reference), then run the tracker by name:
 
+              eunomia plugin install opensnoop --registry build/registry
               eunomia plugin install build/packages/opensnoop-0.1.0.pkg
               eunomia run opensnoop --comm bash -o json
 
