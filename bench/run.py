@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import threading
 import http.client
@@ -456,6 +457,77 @@ def symbolize():
     return r
 
 
+def registry():
+    """Install by name from build/registry as a folder and over HTTP (python's http.server), and
+    from an OCI registry (Debian's docker-registry), each into a fresh store; and indexing it."""
+    reg = os.path.join(BUILD, "registry")
+    result = {"date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    work = tempfile.mkdtemp(prefix="eunomia-bench-registry-")
+
+    def timed(cmd, runs=5):
+        samples = []
+        for _ in range(runs):
+            store = tempfile.mkdtemp(dir=work)
+            trust_build_key(store)
+            t0 = time.monotonic()
+            subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, EUNOMIA_HOME=store))
+            samples.append((time.monotonic() - t0) * 1000)
+            shutil.rmtree(store, ignore_errors=True)
+        return statistics.median(samples)
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    procs = []
+    try:
+        shutil.copytree(reg, os.path.join(work, "copy"))
+        t0 = time.monotonic()
+        subprocess.run([BIN, "registry", "index", os.path.join(work, "copy")], check=True, capture_output=True)
+        result["index_17_packages_ms"] = (time.monotonic() - t0) * 1000
+        result["install_by_name_folder_ms"] = timed([BIN, "plugin", "install", "opensnoop", "--registry", reg])
+        port = free_port()
+        procs.append(subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", reg],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        url = f"http://127.0.0.1:{port}"
+        wait_for_port(port)
+        result["install_by_name_http_ms"] = timed([BIN, "plugin", "install", "opensnoop", "--registry", url])
+        plugins = sorted(f.split("-")[0] for f in os.listdir(reg) if f.endswith(".pkg"))
+        result["install_all_http_ms"] = timed([BIN, "plugin", "install", "--registry", url] + plugins, runs=1)
+        result["plugins"] = len(plugins)
+        oci = free_port()
+        cfg = os.path.join(work, "registry.yml")
+        with open(cfg, "w") as f:
+            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {work}/oci\nhttp:\n  addr: 127.0.0.1:{oci}\n")
+        procs.append(subprocess.Popen(["docker-registry", "serve", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_port(oci)
+        ref = f"oci://127.0.0.1:{oci}/eunomia/opensnoop:bench"
+        pkg = os.path.join(reg, sorted(f for f in os.listdir(reg) if f.startswith("opensnoop-"))[-1])
+        t0 = time.monotonic()
+        subprocess.run([BIN, "plugin", "push", pkg, ref], check=True, capture_output=True)
+        result["oci_push_ms"] = (time.monotonic() - t0) * 1000
+        result["install_oci_ms"] = timed([BIN, "plugin", "install", ref])
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print("registry: " + ", ".join(f"{k} {v:.0f}" for k, v in result.items() if k.endswith("_ms")), flush=True)
+    return result
+
+
+def wait_for_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"bench: nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
 def machine():
     with open("/proc/cpuinfo") as f:
         model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
@@ -513,6 +585,14 @@ def markdown(r):
             f"| one NDJSON client on opensnoop's stream, same storm | {st['stream_events_per_s'] / 1e3:.0f} k events/s delivered, "
             f"{st['stream_delivered']} delivered, {st['stream_dropped']} dropped (counted) |",
         ]
+    if "registry" in r:
+        g = r["registry"]
+        lines += [
+            f"| install opensnoop by name: from a folder / over HTTP / from an OCI registry (fresh store each) | "
+            f"{g['install_by_name_folder_ms']:.0f} ms / {g['install_by_name_http_ms']:.0f} ms / {g['install_oci_ms']:.0f} ms |",
+            f"| install all {g['plugins']} bundled plugins by name over HTTP; `registry index` of them; `plugin push` to OCI | "
+            f"{g['install_all_http_ms']:.0f} ms; {g['index_17_packages_ms']:.0f} ms; {g['oci_push_ms']:.0f} ms |",
+        ]
     if "memleak" in r:
         m = r["memleak"]
         lines.append(f"| memleak on a malloc-heavy program ({m['pairs']} malloc/free pairs) | {m['untraced_ns_per_pair']:.0f} ns per pair "
@@ -547,7 +627,8 @@ def main():
         e2e = end_to_end(store)
         results = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "pipeline": pipeline(),
                    "end_to_end": e2e, "footprint": footprint(store), "symbolize": symbolize(),
-                   "swaps": swaps(store), "daemon": daemon(store, e2e), "memleak": memleak(store)}
+                   "swaps": swaps(store), "daemon": daemon(store, e2e), "memleak": memleak(store),
+                   "registry": registry()}
     finally:
         shutil.rmtree(store, ignore_errors=True)
     out = os.path.join(ROOT, "bench", "results")
