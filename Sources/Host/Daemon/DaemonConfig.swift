@@ -47,10 +47,14 @@ public struct Limits: Equatable, Sendable {
     public var maxTrackers = 64
     public var streamQueueKB = 1024
     public var maxUploadMB = 128
+    /// [metrics] max_label_sets: label sets eunomia_plugin_events_total keeps per tracker; the
+    /// rest count under __other__ (0: no per-label counting).
+    public var maxLabelSets = 1000
 
     public static let maxTrackersRange = 1...1024
     public static let streamQueueKBRange = 4...65536
     public static let maxUploadMBRange = 1...128
+    public static let maxLabelSetsRange = 0...100_000
 
     public init() {}
 }
@@ -105,7 +109,7 @@ public struct DaemonConfig: Equatable, Sendable {
         }
         var config = DaemonConfig()
         config.path = path
-        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "tracker", "registry"]
+        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "metrics", "tracker", "registry"]
         for key in table.keys where !known.contains(key) {
             throw where_.error(key: key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -138,6 +142,10 @@ public struct DaemonConfig: Equatable, Sendable {
         if let v = table["limits"] {
             guard let limits = v.table else { throw where_.typeError(key: "limits", v, "a table [limits]") }
             config.limits = try parseLimits(limits, where_)
+        }
+        if let v = table["metrics"] {
+            guard let metrics = v.table else { throw where_.typeError(key: "metrics", v, "a table [metrics]") }
+            config.limits.maxLabelSets = try parseMetrics(metrics, where_)
         }
         if let v = table["tracker"] {
             guard let array = v.array else { throw where_.typeError(key: "tracker", v, "tables [[tracker]]") }
@@ -193,6 +201,20 @@ public struct DaemonConfig: Equatable, Sendable {
         if let v = try int("stream_queue_kb", Limits.streamQueueKBRange) { limits.streamQueueKB = v }
         if let v = try int("max_upload_mb", Limits.maxUploadMBRange) { limits.maxUploadMB = v }
         return limits
+    }
+
+    /// [metrics]: max_label_sets only.
+    static func parseMetrics(_ t: TOMLNode, _ where_: ConfigLocator) throws -> Int {
+        for key in t.keys where key != "max_label_sets" {
+            throw where_.error(section: "metrics", key: key, "unknown key in [metrics] (known: max_label_sets)")
+        }
+        guard let v = t["max_label_sets"] else { return Limits().maxLabelSets }
+        let range = Limits.maxLabelSetsRange
+        guard let i = v.int else { throw where_.typeError(section: "metrics", key: "max_label_sets", v, "an integer") }
+        guard range.contains(i) else {
+            throw where_.error(section: "metrics", key: "max_label_sets", "\(i) is out of range (\(range.lowerBound) to \(range.upperBound))")
+        }
+        return i
     }
 
     static func parseTracker(_ t: TOMLNode, index: Int, _ where_: ConfigLocator) throws -> TrackerSpec {

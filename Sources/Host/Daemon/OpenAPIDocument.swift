@@ -203,6 +203,16 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/metrics": {
+      "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics in the text exposition format 0.0.4 (docs/prometheus.md)",
+        "responses": {
+          "200": { "description": "Every metric of the server, its trackers and its plugins' label sets", "content": { "text/plain": { "schema": { "type": "string" } } } },
+          "401": { "$ref": "#/components/responses/Unauthorized" }
+        }
+      }
+    },
     "/api/v1/reload": {
       "post": {
         "operationId": "reload",

@@ -1,4 +1,5 @@
 import EunomiaHost
+import EunomiaMetrics
 import Foundation
 import Logging
 
@@ -36,6 +37,8 @@ final class ManagedTracker: @unchecked Sendable {
     var stopped = false
     /// API streams connected now.
     var streams = 0
+    /// eunomia_plugin_events_total's counter on its router, when its schema marks labels.
+    var labels: LabelSetCounter?
     /// The build it tried to run when it never started (state failed).
     var failedBuild: InstalledPlugin?
     var failedAt = Date()
@@ -66,6 +69,10 @@ public final class TrackerManager: @unchecked Sendable {
     private var streamCount = 0
     /// One reload at a time.
     let reloadLock = NSLock()
+    /// The Prometheus exposition and the metrics only it keeps (swaps).
+    public let metrics = MetricsExporter()
+    /// Malformed records of trackers already stopped (guarded by lock): the host total never goes down.
+    var stoppedMalformed: UInt64 = 0
 
     public init(store: Store, limits: Limits, logger: Logger) throws {
         self.store = store
@@ -157,6 +164,7 @@ public final class TrackerManager: @unchecked Sendable {
         let shuttingDown = closed
         if !shuttingDown { trackers[spec.id] = managed }
         lock.unlock()
+        if !shuttingDown { attachLabelCounter(managed, running) }
         if shuttingDown {
             // shutdown() ran while this one attached: it is not in the table, so stop it here.
             _ = try? running.stop()
@@ -261,6 +269,9 @@ public final class TrackerManager: @unchecked Sendable {
         if let running {
             do {
                 let counters = try running.stop()
+                lock.lock()
+                stoppedMalformed &+= counters.malformed
+                lock.unlock()
                 last.events = counters.events
                 last.lost = counters.lost
                 last.malformed = counters.malformed
@@ -317,7 +328,7 @@ public final class TrackerManager: @unchecked Sendable {
                 lock.unlock()
             }
             do {
-                let report = try running.swap(to: target)
+                let report = try countedSwap(t, running, to: target)
                 logger.info("tracker \(id) swapped: \(current.reference) -> \(target.reference) (build \(target.buildID)), mode \(report.mode)")
                 return report
             } catch {
