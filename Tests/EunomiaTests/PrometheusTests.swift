@@ -134,6 +134,41 @@ final class PrometheusTests: XCTestCase {
         XCTAssertTrue(tcp.text.contains("eunomia_tracker_events_total"), tcp.text)
     }
 
+    /// The value of the one series in `body` whose line starts with `prefix`.
+    func value(_ body: String, _ prefix: String) -> Double? {
+        body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+    }
+
+    /// Swaps are counted with their duration; the kernel cost (ABI 1.3 prog_fds, BPF statistics
+    /// on while the server runs) shows in /metrics, the API and `tracker list`, and does not go
+    /// down across a swap.
+    func testSwapsAndKernelCostAreCounted() throws {
+        try setUpServer()
+        let newer = try PluginBuilds.package("opensnoop", version: "0.2.0", in: dir.appendingPathComponent("builds"))
+        let server = try DaemonProcess(dir: dir, store: store, config: "")
+        let api = server.unix
+        XCTAssertEqual(try api.request("POST", "/api/v1/plugins", body: try Data(contentsOf: newer)).status, 201)
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop@0.1.0", "id": "s"]).status, 201)
+        let (_, path) = try uniqueCommand()
+        try runCommand(path)
+        let before = try api.request("GET", "/api/v1/trackers/s").json
+        let runsBefore = try XCTUnwrap(before?["bpf_run_count"] as? Int, "no bpf_run_count: \(before ?? [:])")
+        XCTAssertGreaterThan(runsBefore, 0, "the open tracepoints ran, BPF statistics are on")
+        XCTAssertGreaterThan(before?["bpf_run_time_ns"] as? Int ?? 0, 0)
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers/s/swap", json: ["version": "0.2.0"]).status, 200)
+        try runCommand(path)
+        let body = try api.request("GET", "/metrics").text
+        XCTAssertEqual(value(body, "eunomia_swaps_total "), 1, body)
+        XCTAssertEqual(value(body, "eunomia_swap_duration_seconds_count "), 1, body)
+        let runs = try XCTUnwrap(value(body, #"eunomia_tracker_bpf_run_count_total{tracker="s",plugin="opensnoop",version="0.2.0"}"#), body)
+        XCTAssertGreaterThanOrEqual(runs, Double(runsBefore), "the kernel cost went down across the swap")
+        XCTAssertGreaterThan(value(body, #"eunomia_tracker_bpf_run_seconds_total{tracker="s""#) ?? 0, 0, body)
+        let list = try TestSupport.run(TestSupport.eunomiaBinary.path, ["tracker", "list", "--socket", server.socket])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("KERNEL") && list.stdout.contains("ns/run"), list.stdout)
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
     func testBadMetricsConfigIsOneLine() throws {
         // The config is parsed in a child process: this test binary is not one.
         TOMLIsolation.helper = TestSupport.eunomiaBinary.path

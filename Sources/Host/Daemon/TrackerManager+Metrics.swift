@@ -42,11 +42,13 @@ extension TrackerManager {
             let plugin = running.plugin
             builds.insert(BuildKey(plugin))
             let counters = running.counters()
+            let cost = running.kernelCost()
             let sets = labels.map { l in running.router.withDelivery { l.snapshot() } } ?? []
             samples.append(TrackerSample(
                 id: t.id, plugin: plugin.name, version: plugin.version, running: running.state == .running,
                 events: counters.events, lost: counters.lost, malformed: counters.malformed,
-                dropped: running.router.dropped(), labelSets: sets.map { LabelSetSample(labels: $0.labels, count: $0.count) }))
+                dropped: running.router.dropped(), labelSets: sets.map { LabelSetSample(labels: $0.labels, count: $0.count) },
+                bpfRunCount: cost?.runCount, bpfRunTimeNs: cost?.runTimeNs))
         }
         return metrics.render(trackers: samples, loadedPlugins: builds.count, stoppedMalformed: gone)
     }

@@ -71,6 +71,8 @@ public final class TrackerManager: @unchecked Sendable {
     let reloadLock = NSLock()
     /// The Prometheus exposition and the metrics only it keeps (swaps).
     public let metrics = MetricsExporter()
+    /// BPF run-time statistics, on while the manager runs (each tracker's kernel cost).
+    let bpfStats = BPFStatsSwitch()
     /// Malformed records of trackers already stopped (guarded by lock): the host total never goes down.
     var stoppedMalformed: UInt64 = 0
 
@@ -80,6 +82,9 @@ public final class TrackerManager: @unchecked Sendable {
         self.logger = logger
         loop = try EventLoop(logger: logger)
         loop.startThread()
+        if let why = bpfStats.failure {
+            logger.warning("BPF statistics are off (\(why)): trackers' kernel cost reads 0")
+        }
     }
 
     /// RFC 3339 with milliseconds; a value type, so safe from every request's thread.
@@ -238,11 +243,13 @@ public final class TrackerManager: @unchecked Sendable {
         case .stopped:
             state = "stopped"
         }
+        let cost = running.kernelCost()
         return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
                            requirement: spec.plugin, params: running.parameters.values, state: state,
                            events: counters.events, lost: counters.lost, malformed: counters.malformed,
                            dropped: running.router.dropped(), streams: streams, startedAt: TrackerManager.timestamp(running.startedAt),
-                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description))
+                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description),
+                           bpfRunCount: cost?.runCount, bpfRunTimeNs: cost?.runTimeNs)
     }
 
     // MARK: Stopping
@@ -429,6 +436,7 @@ public final class TrackerManager: @unchecked Sendable {
         }
         // Starts that were attaching when closed was set stop themselves (startPrepared).
         loop.shutdown()
+        bpfStats.close()
         logger.info("all trackers stopped")
     }
 

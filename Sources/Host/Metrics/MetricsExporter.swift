@@ -52,6 +52,10 @@ public final class MetricsExporter: Sendable {
         let malformed = counter("tracker_malformed", "Records whose id or size did not match the schema")
         let dropped = counter("tracker_dropped", "Records a subscriber dropped (its queue was full)")
         let pluginEvents = counter("plugin_events", "Events by the fields the schema marks as metric labels")
+        let bpfRuns = MetricNameDescriptor(namespace: "eunomia", metricName: "tracker_bpf_run_count", unitName: "total",
+                                           helpText: "Runs of the tracker's BPF programs while BPF statistics were on")
+        let bpfSeconds = MetricNameDescriptor(namespace: "eunomia", metricName: "tracker_bpf_run_seconds", unitName: "total",
+                                              helpText: "Time the kernel spent in the tracker's BPF programs")
         var decodeErrors = stoppedMalformed
         var running = 0
         for t in trackers {
@@ -67,6 +71,10 @@ public final class MetricsExporter: Sendable {
                 // counter, and the counts add up.
                 now.makeCounter(descriptor: pluginEvents, labels: [("tracker", t.id), ("plugin", t.plugin)] + set.labels)
                     .increment(by: Int64(clamping: set.count))
+            }
+            if let runs = t.bpfRunCount, let ns = t.bpfRunTimeNs {
+                now.makeCounter(descriptor: bpfRuns, labels: base).increment(by: Int64(clamping: runs))
+                now.makeCounter(descriptor: bpfSeconds, labels: base).increment(by: Double(ns) / 1e9)
             }
             decodeErrors &+= t.malformed
             if t.running { running += 1 }

@@ -12,9 +12,13 @@ public struct TrackerSample: Sendable {
     public var dropped: [String: UInt64]
     /// eunomia_plugin_events_total: label sets and counts (LabelSetCounter.snapshot).
     public var labelSets: [LabelSetSample]
+    /// The kernel cost of its programs (nil: the plugin cannot name them, ABI < 1.3).
+    public var bpfRunCount: UInt64?
+    public var bpfRunTimeNs: UInt64?
 
     public init(id: String, plugin: String, version: String, running: Bool, events: UInt64, lost: UInt64,
-                malformed: UInt64, dropped: [String: UInt64], labelSets: [LabelSetSample]) {
+                malformed: UInt64, dropped: [String: UInt64], labelSets: [LabelSetSample],
+                bpfRunCount: UInt64? = nil, bpfRunTimeNs: UInt64? = nil) {
         self.id = id
         self.plugin = plugin
         self.version = version
@@ -24,6 +28,8 @@ public struct TrackerSample: Sendable {
         self.malformed = malformed
         self.dropped = dropped
         self.labelSets = labelSets
+        self.bpfRunCount = bpfRunCount
+        self.bpfRunTimeNs = bpfRunTimeNs
     }
 }
 
