@@ -69,8 +69,7 @@ final class PrometheusTests: XCTestCase {
         // A reserved label name.
         let renamed = text.replacingOccurrences(of: #""name": "comm", "metric_label": true"#, with: #""name": "version", "metric_label": true"#)
         XCTAssertTrue(refused(renamed).contains("cannot be a metric label"), refused(renamed))
-        // A path is no label: fine as a string type, so take a field of another kind: flags is
-        // an integer (allowed); mark the 4096-byte path too, and five labels are too many.
+        // comm and four more fields marked: five labels on one record are more than the 4 allowed.
         var many = text
         for f in ["path", "pid", "tid", "uid"] {
             many = many.replacingOccurrences(of: #"{ "name": "\#(f)", "#, with: #"{ "name": "\#(f)", "metric_label": true, "#)

@@ -93,8 +93,12 @@ public final class LabelSetCounter: RecordSubscriber {
     public func consume(_ record: RecordView) -> Bool {
         guard let plan = plan(for: record.source), let labels = plan.byRecord[record.recordID] else { return true }
         key.removeAll(keepingCapacity: true)
+        // Which plan and record the labels belong to: the same bytes under another record mean other labels.
         key.append(plan.index)
         key.append(UInt8(truncatingIfNeeded: record.recordID))
+        key.append(UInt8(truncatingIfNeeded: record.recordID >> 8))
+        key.append(UInt8(truncatingIfNeeded: record.recordID >> 16))
+        key.append(UInt8(truncatingIfNeeded: record.recordID >> 24))
         for (_, label) in labels { label.appendKey(of: record, to: &key) }
         if let i = index[key] {
             entries[i].count &+= 1
@@ -116,7 +120,7 @@ public final class LabelSetCounter: RecordSubscriber {
     /// A new label set: its strings are made here, once.
     private func admit(plan: Plan, labels: [(slot: Int, label: MetricLabel)]) {
         var values = [String](repeating: "", count: plan.names.count)
-        var rest = key.dropFirst(2)
+        var rest = key.dropFirst(LabelSetCounter.keyPrefix)
         for (slot, label) in labels {
             let n = min(label.keyLength(in: rest), rest.count)
             values[slot] = label.value(of: rest.prefix(n))
@@ -134,6 +138,9 @@ public final class LabelSetCounter: RecordSubscriber {
         }
         return result
     }
+
+    /// Bytes before the labels in a key: the plan's index and the record id.
+    static let keyPrefix = 5
 
     /// The label value of the bucket that counts events past the limit.
     public static let otherValue = "__other__"
