@@ -86,7 +86,7 @@ swap-check: $(BUILD)/tests/swap_check $(BUILD)/plugins/opensnoop/opensnoop.bpf.o
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 docker-registry skopeo openssl >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 docker-registry skopeo openssl prometheus >/dev/null
 	@# schemathesis: the API test against the OpenAPI document (SchemathesisTests); pinned.
 	python3 -m pip install -q --disable-pip-version-check $(SCHEMATHESIS) 2>/dev/null \
 		|| python3 -m pip install -q --disable-pip-version-check --break-system-packages $(SCHEMATHESIS)

@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // GET /metrics: the Prometheus text exposition format (EunomiaMetrics).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // The stable plugin ABI header, plus the small libbpf helper that plugins compile in.
@@ -111,11 +113,20 @@ let package = Package(
             ],
             path: "Sources/Host/Registry"
         ),
+        // Metrics: the label-counting subscriber, scrape-time snapshots, the exposition (no HTTP here).
+        .target(
+            name: "EunomiaMetrics",
+            dependencies: [
+                "EunomiaSchema", "EunomiaRecords",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/Host/Metrics"
+        ),
         // `eunomia server`: config, tracker manager, outputs, the HTTP API; and the API client.
         .target(
             name: "EunomiaDaemon",
             dependencies: [
-                "EunomiaHost", "EunomiaRegistry", "CHostSupport", "PluginABI",
+                "EunomiaHost", "EunomiaRegistry", "EunomiaMetrics", "CHostSupport", "PluginABI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -187,7 +198,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

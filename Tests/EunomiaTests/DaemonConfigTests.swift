@@ -64,7 +64,7 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     func testUnknownKeysWrongTypesAndBadValuesNameTheLineAndKey() {
-        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, registry, socket, store, tracker)")
+        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, metrics, registry, socket, store, tracker)")
         XCTAssertEqual(refused("socket = 5\n"), "e.toml line 1: socket: is an integer, expected a string (an absolute path)")
         XCTAssertEqual(refused("\n\nstore = \"relative\"\n"), "e.toml line 3: store: 'relative' is not an absolute path")
         XCTAssertTrue(refused("store = \"/a/../b\"").contains("'..'"))

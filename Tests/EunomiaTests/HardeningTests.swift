@@ -270,7 +270,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(list.status, 0, list.stderr)
         let lines = list.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 4, list.stdout)
-        XCTAssertTrue(lines[1].hasPrefix("opensnoop  0.1.0    \(opensnoop.buildID)  1.2"), lines[1])
+        XCTAssertTrue(lines[1].hasPrefix("opensnoop  0.1.0    \(opensnoop.buildID)  \(opensnoop.manifest.abi)"), lines[1])
         XCTAssertEqual(lines[2], "damaged plugins/execsnoop/\(execsnoop.directory.lastPathComponent): schema.json: no such file")
         XCTAssertEqual(lines[3], "damaged plugins/opensnoop/junk: not a build directory (VERSION-BUILD)")
 

@@ -304,3 +304,21 @@ int eh_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms)
 }
 
 int eh_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int eh_prog_run_stats(int prog_fd, uint64_t *run_count, uint64_t *run_time_ns)
+{
+    struct bpf_prog_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        return -errno;
+    *run_count = info.run_cnt;
+    *run_time_ns = info.run_time_ns;
+    return 0;
+}
+
+int eh_enable_bpf_stats(void)
+{
+    int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    return fd >= 0 ? fd : -errno;
+}

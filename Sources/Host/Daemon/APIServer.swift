@@ -1,4 +1,5 @@
 import EunomiaHost
+import EunomiaMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -30,6 +31,13 @@ struct API: Sendable {
         router.add(middleware: ErrorMiddleware(logger: logger))
         if let token { router.add(middleware: TokenAuth(token: token)) }
         let v1 = router.group("api/v1")
+
+        // Prometheus scrapes here (docs/prometheus.md); on TCP it needs the token like the rest.
+        router.get("metrics") { _, _ -> Response in
+            let text = manager.metricsExposition()
+            return Response(status: .ok, headers: [.contentType: MetricsExporter.contentType],
+                            body: .init(byteBuffer: ByteBuffer(bytes: text)))
+        }
 
         v1.get("health") { _, _ -> Response in
             struct Health: Encodable { let status: String; let trackers: Int; let uptime_s: Double }

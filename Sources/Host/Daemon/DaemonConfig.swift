@@ -47,10 +47,14 @@ public struct Limits: Equatable, Sendable {
     public var maxTrackers = 64
     public var streamQueueKB = 1024
     public var maxUploadMB = 128
+    /// [metrics] max_label_sets: label sets eunomia_plugin_events_total keeps per tracker; the
+    /// rest count under __other__ (0: no per-label counting).
+    public var maxLabelSets = 1000
 
     public static let maxTrackersRange = 1...1024
     public static let streamQueueKBRange = 4...65536
     public static let maxUploadMBRange = 1...128
+    public static let maxLabelSetsRange = 0...100_000
 
     public init() {}
 }
@@ -105,7 +109,7 @@ public struct DaemonConfig: Equatable, Sendable {
         }
         var config = DaemonConfig()
         config.path = path
-        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "tracker", "registry"]
+        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "metrics", "tracker", "registry"]
         for key in table.keys where !known.contains(key) {
             throw where_.error(key: key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -138,6 +142,10 @@ public struct DaemonConfig: Equatable, Sendable {
         if let v = table["limits"] {
             guard let limits = v.table else { throw where_.typeError(key: "limits", v, "a table [limits]") }
             config.limits = try parseLimits(limits, where_)
+        }
+        if let v = table["metrics"] {
+            guard let metrics = v.table else { throw where_.typeError(key: "metrics", v, "a table [metrics]") }
+            config.limits.maxLabelSets = try parseMetrics(metrics, where_)
         }
         if let v = table["tracker"] {
             guard let array = v.array else { throw where_.typeError(key: "tracker", v, "tables [[tracker]]") }

@@ -203,6 +203,16 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/metrics": {
+      "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics in the text exposition format 0.0.4 (docs/prometheus.md)",
+        "responses": {
+          "200": { "description": "Every metric of the server, its trackers and its plugins' label sets", "content": { "text/plain": { "schema": { "type": "string" } } } },
+          "401": { "$ref": "#/components/responses/Unauthorized" }
+        }
+      }
+    },
     "/api/v1/reload": {
       "post": {
         "operationId": "reload",
@@ -337,7 +347,7 @@ enum OpenAPIDocument {
       "Tracker": {
         "type": "object",
         "required": ["id", "plugin", "version", "build", "requirement", "params", "state", "events", "lost", "malformed",
-                     "dropped", "streams", "started_at", "last_error", "swaps", "origin", "outputs"],
+                     "dropped", "streams", "started_at", "last_error", "swaps", "origin", "outputs", "bpf_run_count", "bpf_run_time_ns"],
         "additionalProperties": false,
         "properties": {
           "id": { "type": "string" },
@@ -356,7 +366,9 @@ enum OpenAPIDocument {
           "last_error": { "type": "string", "nullable": true },
           "swaps": { "type": "integer", "minimum": 0 },
           "origin": { "type": "string", "enum": ["config", "api"] },
-          "outputs": { "type": "array", "items": { "type": "string" } }
+          "outputs": { "type": "array", "items": { "type": "string" } },
+          "bpf_run_count": { "type": "integer", "minimum": 0, "nullable": true, "description": "Runs of its BPF programs while BPF statistics were on; null when its plugin cannot name its programs (ABI < 1.3)" },
+          "bpf_run_time_ns": { "type": "integer", "minimum": 0, "nullable": true, "description": "Nanoseconds the kernel spent in its BPF programs" }
         }
       },
       "TrackerList": {

@@ -76,7 +76,7 @@ extension TrackerManager {
                     if other {
                         existing.op.lock()
                         defer { existing.op.unlock() }
-                        _ = try running.swap(to: plugin)
+                        _ = try countedSwap(existing, running, to: plugin)
                     }
                     replaceSpec(existing, with: spec)
                     if other { summary.swapped.append(spec.id) } else { summary.unchanged.append(spec.id) }

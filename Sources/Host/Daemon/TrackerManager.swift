@@ -1,4 +1,5 @@
 import EunomiaHost
+import EunomiaMetrics
 import Foundation
 import Logging
 
@@ -36,6 +37,8 @@ final class ManagedTracker: @unchecked Sendable {
     var stopped = false
     /// API streams connected now.
     var streams = 0
+    /// eunomia_plugin_events_total's counter on its router, when its schema marks labels.
+    var labels: LabelSetCounter?
     /// The build it tried to run when it never started (state failed).
     var failedBuild: InstalledPlugin?
     var failedAt = Date()
@@ -66,6 +69,12 @@ public final class TrackerManager: @unchecked Sendable {
     private var streamCount = 0
     /// One reload at a time.
     let reloadLock = NSLock()
+    /// The Prometheus exposition and the metrics only it keeps (swaps).
+    public let metrics = MetricsExporter()
+    /// BPF run-time statistics, on while the manager runs (each tracker's kernel cost).
+    let bpfStats = BPFStatsSwitch()
+    /// Malformed records of trackers already stopped (guarded by lock): the host total never goes down.
+    var stoppedMalformed: UInt64 = 0
 
     public init(store: Store, limits: Limits, logger: Logger) throws {
         self.store = store
@@ -73,6 +82,9 @@ public final class TrackerManager: @unchecked Sendable {
         self.logger = logger
         loop = try EventLoop(logger: logger)
         loop.startThread()
+        if let why = bpfStats.failure {
+            logger.warning("BPF statistics are off (\(why)): trackers' kernel cost reads 0")
+        }
     }
 
     /// RFC 3339 with milliseconds; a value type, so safe from every request's thread.
@@ -157,6 +169,7 @@ public final class TrackerManager: @unchecked Sendable {
         let shuttingDown = closed
         if !shuttingDown { trackers[spec.id] = managed }
         lock.unlock()
+        if !shuttingDown { attachLabelCounter(managed, running) }
         if shuttingDown {
             // shutdown() ran while this one attached: it is not in the table, so stop it here.
             _ = try? running.stop()
@@ -230,11 +243,13 @@ public final class TrackerManager: @unchecked Sendable {
         case .stopped:
             state = "stopped"
         }
+        let cost = running.kernelCost()
         return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
                            requirement: spec.plugin, params: running.parameters.values, state: state,
                            events: counters.events, lost: counters.lost, malformed: counters.malformed,
                            dropped: running.router.dropped(), streams: streams, startedAt: TrackerManager.timestamp(running.startedAt),
-                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description))
+                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description),
+                           bpfRunCount: cost?.runCount, bpfRunTimeNs: cost?.runTimeNs)
     }
 
     // MARK: Stopping
@@ -261,6 +276,9 @@ public final class TrackerManager: @unchecked Sendable {
         if let running {
             do {
                 let counters = try running.stop()
+                lock.lock()
+                stoppedMalformed &+= counters.malformed
+                lock.unlock()
                 last.events = counters.events
                 last.lost = counters.lost
                 last.malformed = counters.malformed
@@ -317,7 +335,7 @@ public final class TrackerManager: @unchecked Sendable {
                 lock.unlock()
             }
             do {
-                let report = try running.swap(to: target)
+                let report = try countedSwap(t, running, to: target)
                 logger.info("tracker \(id) swapped: \(current.reference) -> \(target.reference) (build \(target.buildID)), mode \(report.mode)")
                 return report
             } catch {
@@ -418,6 +436,7 @@ public final class TrackerManager: @unchecked Sendable {
         }
         // Starts that were attaching when closed was set stop themselves (startPrepared).
         loop.shutdown()
+        bpfStats.close()
         logger.info("all trackers stopped")
     }
 

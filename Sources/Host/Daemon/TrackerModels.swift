@@ -33,10 +33,15 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
     public var swaps: Int
     public var origin: TrackerOrigin
     public var outputs: [String]
+    /// What its BPF programs cost the kernel (runs, total ns) while BPF statistics were on;
+    /// nil when its plugin cannot name its programs (ABI < 1.3) or it is not running.
+    public var bpfRunCount: UInt64?
+    public var bpfRunTimeNs: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case id, plugin, version, build, requirement, params, state, events, lost, malformed, dropped, streams
         case startedAt = "started_at", lastError = "last_error", swaps, origin, outputs
+        case bpfRunCount = "bpf_run_count", bpfRunTimeNs = "bpf_run_time_ns"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -59,6 +64,8 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
         try c.encode(swaps, forKey: .swaps)
         try c.encode(origin, forKey: .origin)
         try c.encode(outputs, forKey: .outputs)
+        try c.encode(bpfRunCount, forKey: .bpfRunCount)
+        try c.encode(bpfRunTimeNs, forKey: .bpfRunTimeNs)
     }
 }
 

@@ -103,9 +103,18 @@ final class ActiveInstance: LoopSource {
 
     func stats() -> TrackerStats { finalStats ?? instance?.stats() ?? TrackerStats(emitted: 0, lost: 0) }
 
+    /// Read before destroy closes the programs, so a stopped or retired instance still tells.
+    private var finalCost: KernelCost??
+
+    func kernelCost() -> KernelCost? {
+        if let finalCost { return finalCost }
+        return instance?.kernelCost()
+    }
+
     /// Destroys the instance; the library closes when nothing else holds it.
     func destroy() {
         if finalStats == nil { finalStats = instance?.stats() }
+        if finalCost == nil { finalCost = .some(instance?.kernelCost()) }
         instance?.destroy()
         instance = nil
         withExtendedLifetime(verified) {}

@@ -154,6 +154,24 @@ public final class PluginInstance {
         try check("retire", fn(instance, errorBuffer, PluginInstance.errorSize))
     }
 
+    /// ABI 1.3: the fds of the instance's loaded programs (none for older plugins or before start).
+    public func programFDs() -> [Int32] {
+        guard let inst = instance, library.has(\.prog_fds), let fn = library.table.pointee.prog_fds else { return [] }
+        var fds = [Int32](repeating: -1, count: 64)
+        var n = Int(fn(inst, &fds, UInt32(fds.count)))
+        if n > fds.count, n <= 4096 {
+            fds = [Int32](repeating: -1, count: n)
+            n = Int(fn(inst, &fds, UInt32(fds.count)))
+        }
+        return Array(fds.prefix(max(0, min(n, fds.count))))
+    }
+
+    /// What the instance's programs cost the kernel so far; nil when the plugin cannot say (ABI < 1.3).
+    public func kernelCost() -> KernelCost? {
+        guard instance != nil, library.has(\.prog_fds), library.table.pointee.prog_fds != nil else { return nil }
+        return KernelCost.of(programs: programFDs())
+    }
+
     public func stats() -> TrackerStats {
         var s = eunomia_stats()
         s.struct_size = UInt32(MemoryLayout<eunomia_stats>.size)

@@ -19,6 +19,8 @@ public final class RunningTracker: @unchecked Sendable {
     private let stateLock = NSLock()
     private var active: ActiveInstance
     private var retired = TrackerCounters(events: 0, lost: 0, malformed: 0)
+    /// What the versions swapped away cost the kernel; nil once one could not say.
+    private var retiredCost: KernelCost? = KernelCost()
     private var stopped = false
     private var swapCount = 0
 
@@ -69,6 +71,15 @@ public final class RunningTracker: @unchecked Sendable {
         }
     }
 
+    /// What the tracker's programs cost the kernel over every version it ran (BPF statistics
+    /// must be on: BPFStatsSwitch); nil when a version's plugin cannot name its programs.
+    public func kernelCost() -> KernelCost? {
+        stateLock.withLock {
+            guard let r = retiredCost, let a = active.kernelCost() else { return nil }
+            return KernelCost(programs: a.programs, runCount: r.runCount &+ a.runCount, runTimeNs: r.runTimeNs &+ a.runTimeNs)
+        }
+    }
+
     /// Detaches the tracker, delivers its final report and finishes every subscriber.
     @discardableResult
     public func stop() throws -> TrackerCounters {
@@ -81,7 +92,8 @@ public final class RunningTracker: @unchecked Sendable {
         do { try current.stop() } catch { failure = error }
         let totals = counters()
         router.withDelivery { router.sourceEnded(current.source) }
-        current.destroy()
+        // Under stateLock: counters() and kernelCost() read the instance until it is gone.
+        stateLock.withLock { current.destroy() }
         stateLock.withLock { stopped = true }
         router.finish()
         logger.info("\(id): \(current.plugin.reference) detached")
@@ -184,6 +196,7 @@ public final class RunningTracker: @unchecked Sendable {
                 retired.duplicatesSuppressed += old.gate.suppressed
             }
             retired.lost += oldStats.lost
+            if let r = retiredCost, let o = old.kernelCost() { retiredCost = r + o } else { retiredCost = nil }
             active = new
             swapCount += 1
         }

@@ -226,11 +226,18 @@ public struct FieldSpec: Codable, Equatable {
     /// What the field means to the host, whatever its name: `event_time` marks the time the
     /// event began (CLOCK_MONOTONIC ns, a u64), which a swap's cutover compares against.
     public var role: FieldRole?
+    /// Event records: the server counts events per distinct value of the fields so marked
+    /// (eunomia_plugin_events_total; docs/prometheus.md). Integer, bool and string fields only.
+    public var metricLabel: Bool?
 
     enum CodingKeys: String, CodingKey {
         case name, type, offset, size, display, column, width, align, when, hidden, member, values, bits, scale,
              decimals, template, templates, select, stack, pid, element, unit, role
+        case metricLabel = "metric_label"
     }
+
+    /// Label names the server gives every per-plugin series itself, or that Prometheus reserves.
+    public static let reservedLabelNames: Set<String> = ["tracker", "plugin", "version", "le", "quantile", "instance", "job"]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -258,6 +265,7 @@ public struct FieldSpec: Codable, Equatable {
         element = try c.decodeIfPresent(FieldType.self, forKey: .element)
         unit = try c.decodeIfPresent(String.self, forKey: .unit)
         role = try c.decodeIfPresent(FieldRole.self, forKey: .role)
+        metricLabel = try c.decodeIfPresent(Bool.self, forKey: .metricLabel)
     }
 
     /// Size of one histogram slot.
@@ -331,6 +339,16 @@ public struct FieldSpec: Codable, Equatable {
         if let member, !Validate.isCIdentifier(member) { throw fail("member \(member.quotedForError) is not a C identifier") }
         if let unit, let problem = Validate.displayTextProblem(unit, maxBytes: 32) { throw fail("unit \(problem)") }
         if role == .eventTime && (type != .u64 || size != 8) { throw fail("role event_time needs a u64 field") }
+        if metricLabel == true {
+            guard record.kind == .event else { throw fail("metric_label applies to fields of event records") }
+            guard type.isInteger || type == .bool || type == .string else {
+                throw fail("metric_label needs an integer, bool or string field")
+            }
+            // Field names are lower_snake_case, so valid Prometheus label names, but a few are taken.
+            guard !FieldSpec.reservedLabelNames.contains(name), !name.hasPrefix("__") else {
+                throw fail("'\(name)' cannot be a metric label (reserved: \(FieldSpec.reservedLabelNames.sorted().joined(separator: ", ")), or a leading __)")
+            }
+        }
         if type == .template {
             try validateTemplate(record: record, fail: fail)
             return
@@ -435,6 +453,9 @@ public struct RecordLayout: Codable, Equatable {
         limit = try c.decodeIfPresent(String.self, forKey: .limit)
     }
 
+    /// Label fields per record: each multiplies the series a tracker can make.
+    public static let maxMetricLabels = 4
+
     public var isReport: Bool { kind != .event }
     public var hasStacks: Bool { fields.contains { $0.type == .stack } }
     /// Offset of the field with role event_time, if the record has one.
@@ -469,6 +490,9 @@ public struct RecordLayout: Codable, Equatable {
         }
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): record '\(name)': \(msg)") }
         if fields.filter({ $0.role == .eventTime }).count > 1 { throw fail("more than one field has role event_time") }
+        if fields.filter({ $0.metricLabel == true }).count > RecordLayout.maxMetricLabels {
+            throw fail("more than \(RecordLayout.maxMetricLabels) fields are metric labels")
+        }
         if kind == .histogram && fields.filter({ $0.type == .histogram }).count != 1 {
             throw fail("a histogram record needs exactly one histogram field")
         }

@@ -158,6 +158,10 @@ int32_t eunomia_bpf_instance_map_fd(eunomia_instance *inst, const char *name);
  * eunomia_wakeup or internal maps. Sets the BPF constant eunomia_generation. */
 eunomia_status eunomia_bpf_handover(eunomia_instance *inst, struct eunomia_handover *h, char *err, size_t err_size);
 
+/* ABI 1.3. bpf_program__fd of every loaded program (autoload off: none), at most capacity
+ * written; returns the count. */
+int32_t eunomia_bpf_instance_prog_fds(eunomia_instance *inst, int32_t *fds, uint32_t capacity);
+
 /* Declare the plugin table and its entry point. */
 #define EUNOMIA_BPF_PLUGIN(NAME, VERSION, CONFIGURE)                                                   \
     static eunomia_status eunomia_plugin_create_(const struct eunomia_create_args *args,              \
@@ -181,6 +185,7 @@ eunomia_status eunomia_bpf_handover(eunomia_instance *inst, struct eunomia_hando
         .map_fd = eunomia_bpf_instance_map_fd,                                                         \
         .handover = eunomia_bpf_handover,                                                              \
         .retire = eunomia_bpf_retire,                                                                  \
+        .prog_fds = eunomia_bpf_instance_prog_fds,                                                     \
     };                                                                                                 \
     EUNOMIA_EXPORT const struct eunomia_plugin *eunomia_plugin_entry(uint16_t host_abi_major,         \
                                                                      uint16_t host_abi_minor)         \

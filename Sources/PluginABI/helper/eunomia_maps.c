@@ -167,6 +167,26 @@ int32_t eunomia_bpf_instance_map_fd(eunomia_instance *inst, const char *name)
     return fd >= 0 ? fd : -1;
 }
 
+int32_t eunomia_bpf_instance_prog_fds(eunomia_instance *inst, int32_t *fds, uint32_t capacity)
+{
+    struct eunomia_bpf *bpf = (struct eunomia_bpf *)inst;
+    struct bpf_object *obj = bpf ? eunomia_bpf_object(bpf) : NULL;
+    if (!obj)
+        return 0;
+    int32_t n = 0;
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, obj)
+    {
+        int fd = bpf_program__fd(prog);
+        if (fd < 0)
+            continue;
+        if (fds && (uint32_t)n < capacity)
+            fds[n] = fd;
+        n++;
+    }
+    return n;
+}
+
 /* Maps that belong to one instance: the ring buffer and its loss counter and wakeup flag are
  * read by this instance's consumer; internal maps (.rodata, .bss) hold its configuration. */
 static bool per_instance_map(const struct bpf_map *map)

@@ -41,6 +41,15 @@ void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6]);
 int eh_map_update_u64(int map_fd, uint32_t key, uint64_t value);
 /* Number of keys in a map (walking it with get_next_key), at most limit; -errno on failure. */
 long eh_map_count_keys(int map_fd, long limit);
+
+/* A BPF program's run count and total run time (bpf_prog_info; both 0 unless BPF statistics are
+ * on). 0 on success, -errno on failure. */
+int eh_prog_run_stats(int prog_fd, uint64_t *run_count, uint64_t *run_time_ns);
+
+/* BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): statistics stay on while the returned fd is open, and
+ * go back to what kernel.bpf_stats_enabled says when it is closed, however the process ends.
+ * -errno on failure (an older kernel, no CAP_SYS_ADMIN). */
+int eh_enable_bpf_stats(void);
 /* Writes zeros to every element of an array or per-CPU array map; 0 or -errno. */
 int eh_map_zero_array(int map_fd);
 

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define EUNOMIA_ABI_MAJOR 1
-#define EUNOMIA_ABI_MINOR 2
+#define EUNOMIA_ABI_MINOR 3
 
 /* Name of the single symbol a plugin exports. */
 #define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
@@ -193,6 +193,13 @@ struct eunomia_plugin {
      * program and hand over the records already in the ring buffer, but emit no final report:
      * the successor carries the state on (its maps were handed over) and reports it. */
     eunomia_status (*retire)(eunomia_instance *inst, char *err, size_t err_size);
+
+    /* ABI 1.3, optional like the 1.2 members. The fds of the instance's loaded BPF programs, owned
+     * by the instance and valid from a successful start until destroy: writes at most `capacity`
+     * of them into fds and returns how many there are (more than capacity: call again with more
+     * room); 0 before start. The host reads each program's run count and run time from them
+     * (bpf_prog_info, with BPF statistics enabled): what the tracker costs the kernel. */
+    int32_t (*prog_fds)(eunomia_instance *inst, int32_t *fds, uint32_t capacity);
 };
 
 /*

@@ -1,0 +1,295 @@
+import Foundation
+import XCTest
+@testable import EunomiaDaemon
+@testable import EunomiaMetrics
+@testable import EunomiaRecords
+@testable import EunomiaSchema
+
+/// GET /metrics (docs/prometheus.md): the label-set bound on real records, the exposition of a
+/// real server, and a real Prometheus (Debian's package) scraping the server over TCP with the
+/// bearer token, then running every panel of docs/grafana/eunomia.json.
+final class PrometheusTests: XCTestCase {
+    var dir: URL!
+    var store: URL!
+
+    override func tearDownWithError() throws {
+        if let dir { try? FileManager.default.removeItem(at: dir) }
+    }
+
+    // MARK: Without the kernel
+
+    func opensnoopSource() throws -> RecordSource {
+        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")
+        let schema = try PluginSchema.decode(Data(contentsOf: url), source: "opensnoop/schema.json")
+        return RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []),
+                            plugin: "opensnoop", version: schema.version, build: "test", generation: 0)
+    }
+
+    /// An opensnoop record whose comm is `comm` (the field is 16 bytes at offset 40).
+    func record(comm: String) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 200)
+        for (i, b) in comm.utf8.prefix(15).enumerated() { bytes[40 + i] = b }
+        return bytes
+    }
+
+    func testLabelSetsAreBoundedWithAnOtherBucket() throws {
+        let source = try opensnoopSource()
+        XCTAssertTrue(LabelSetCounter.applies(to: source.schema), "opensnoop's schema marks comm as a metric label")
+        let counter = LabelSetCounter(limit: 3)
+        counter.sourceStarted(source)
+        let comms = ["a", "b", "c", "d", "e", "a", "a", "e", "b\"\\\n"]
+        for c in comms {
+            record(comm: c).withUnsafeBytes { XCTAssertTrue(counter.consume(RecordView(source: source, recordID: 0, bytes: $0))) }
+        }
+        let sets = counter.snapshot()
+        let byComm = Dictionary(sets.map { ($0.labels.first { $0.0 == "comm" }?.1 ?? "?", $0.count) }, uniquingKeysWith: +)
+        XCTAssertEqual(byComm, ["a": 3, "b": 1, "c": 1, LabelSetCounter.otherValue: 4], "\(sets)")
+        XCTAssertEqual(sets.count, 4, "K = 3 sets, then one __other__")
+        XCTAssertEqual(sets.map(\.count).reduce(0, +), UInt64(comms.count), "every event is counted once")
+
+        // The exposition escapes what a process may call itself.
+        let exporter = MetricsExporter()
+        let text = String(decoding: exporter.render(trackers: [TrackerSample(
+            id: "t1", plugin: "opensnoop", version: "0.1.0", running: true, events: 9, lost: 0, malformed: 0,
+            dropped: ["metrics": 0], labelSets: [LabelSetSample(labels: [("comm", "x\"\\\ny")], count: 2)])],
+            loadedPlugins: 1, stoppedMalformed: 0), as: UTF8.self)
+        XCTAssertTrue(text.contains(#"eunomia_plugin_events_total{tracker="t1",plugin="opensnoop",comm="x\"\\\ny"} 2"#), text)
+        XCTAssertTrue(text.contains("# TYPE eunomia_swap_duration_seconds histogram"), text)
+    }
+
+    func testSchemaMetricLabelIsChecked() throws {
+        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        func refused(_ edited: String) -> String {
+            do {
+                _ = try PluginSchema.decode(Data(edited.utf8), source: "s.json")
+                return "accepted"
+            } catch let e as EunomiaError { return e.message } catch { return "\(error)" }
+        }
+        // A reserved label name.
+        let renamed = text.replacingOccurrences(of: #""name": "comm", "metric_label": true"#, with: #""name": "version", "metric_label": true"#)
+        XCTAssertTrue(refused(renamed).contains("cannot be a metric label"), refused(renamed))
+        // comm and four more fields marked: five labels on one record are more than the 4 allowed.
+        var many = text
+        for f in ["path", "pid", "tid", "uid"] {
+            many = many.replacingOccurrences(of: #"{ "name": "\#(f)", "#, with: #"{ "name": "\#(f)", "metric_label": true, "#)
+        }
+        XCTAssertTrue(refused(many).contains("more than 4 fields are metric labels"), refused(many))
+    }
+
+    // MARK: A real server
+
+    func setUpServer() throws {
+        try TestSupport.requireKernel()
+        dir = try TestSupport.temporaryDirectory()
+        store = dir.appendingPathComponent("store")
+        try TestSupport.trustBuildKey(in: store)
+        let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.opensnoopPackage().path], store: store)
+        XCTAssertEqual(install.status, 0, install.stderr)
+    }
+
+    /// A copy of /bin/cat under a name no other process has: its opens carry that comm.
+    func uniqueCommand() throws -> (name: String, path: String) {
+        let name = "eu" + String(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(6))
+        let path = dir.appendingPathComponent(name).path
+        try FileManager.default.copyItem(atPath: "/bin/cat", toPath: path)
+        return (name, path)
+    }
+
+    func runCommand(_ path: String) throws {
+        _ = try TestSupport.run(path, ["/etc/hostname"])
+    }
+
+    func testMetricsEndpointOnBothTransports() throws {
+        try setUpServer()
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n[metrics]\nmax_label_sets = 2\n")
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
+        XCTAssertEqual(start.status, 201, start.text)
+        let (name, path) = try uniqueCommand()
+        var body = ""
+        for _ in 0..<100 {
+            try runCommand(path)
+            let reply = try server.unix.request("GET", "/metrics")
+            XCTAssertEqual(reply.status, 200, reply.text)
+            XCTAssertEqual(reply.headers["content-type"], MetricsExporter.contentType)
+            body = reply.text
+            if body.contains("comm=\"\(name)\"") || body.contains("comm=\"__other__\"") { break }
+            usleep(100_000)
+        }
+        XCTAssertTrue(body.contains(#"eunomia_tracker_events_total{tracker="opens",plugin="opensnoop",version="0.1.0"}"#), body)
+        // With at most 2 sets on a busy machine the command may land in __other__; either way it is counted.
+        XCTAssertTrue(body.contains("comm=\"\(name)\"") || body.contains("comm=\"__other__\""), body)
+        let sets = body.split(separator: "\n").filter { $0.hasPrefix("eunomia_plugin_events_total{") }
+        XCTAssertLessThanOrEqual(sets.filter { !$0.contains("__other__") }.count, 2, "max_label_sets = 2: \(sets)")
+        for metric in ["eunomia_trackers_running 1", "eunomia_plugins_loaded 1", "# TYPE process_cpu_seconds_total counter",
+                       "# TYPE process_resident_memory_bytes gauge", "eunomia_swaps_total 0", "eunomia_decode_errors_total 0",
+                       #"eunomia_tracker_dropped_total{tracker="opens",plugin="opensnoop",version="0.1.0",subscriber="metrics"} 0"#] {
+            XCTAssertTrue(body.contains(metric), "no \(metric) in \(body)")
+        }
+        // TCP: the token like every other route.
+        XCTAssertEqual(try server.tcp(token: nil).request("GET", "/metrics").status, 401)
+        let tcp = try server.tcp(token: server.token).request("GET", "/metrics")
+        XCTAssertEqual(tcp.status, 200)
+        XCTAssertTrue(tcp.text.contains("eunomia_tracker_events_total"), tcp.text)
+    }
+
+    /// The value of the one series in `body` whose line starts with `prefix`.
+    func value(_ body: String, _ prefix: String) -> Double? {
+        body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+    }
+
+    /// Swaps are counted with their duration; the kernel cost (ABI 1.3 prog_fds, BPF statistics
+    /// on while the server runs) shows in /metrics, the API and `tracker list`, and does not go
+    /// down across a swap.
+    func testSwapsAndKernelCostAreCounted() throws {
+        try setUpServer()
+        let newer = try PluginBuilds.package("opensnoop", version: "0.2.0", in: dir.appendingPathComponent("builds"))
+        let server = try DaemonProcess(dir: dir, store: store, config: "")
+        let api = server.unix
+        XCTAssertEqual(try api.request("POST", "/api/v1/plugins", body: try Data(contentsOf: newer)).status, 201)
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers", json: ["plugin": "opensnoop@0.1.0", "id": "s"]).status, 201)
+        let (_, path) = try uniqueCommand()
+        try runCommand(path)
+        let before = try api.request("GET", "/api/v1/trackers/s").json
+        let runsBefore = try XCTUnwrap(before?["bpf_run_count"] as? Int, "no bpf_run_count: \(before ?? [:])")
+        XCTAssertGreaterThan(runsBefore, 0, "the open tracepoints ran, BPF statistics are on")
+        XCTAssertGreaterThan(before?["bpf_run_time_ns"] as? Int ?? 0, 0)
+        XCTAssertEqual(try api.request("POST", "/api/v1/trackers/s/swap", json: ["version": "0.2.0"]).status, 200)
+        try runCommand(path)
+        let body = try api.request("GET", "/metrics").text
+        XCTAssertEqual(value(body, "eunomia_swaps_total "), 1, body)
+        XCTAssertEqual(value(body, "eunomia_swap_duration_seconds_count "), 1, body)
+        let runs = try XCTUnwrap(value(body, #"eunomia_tracker_bpf_run_count_total{tracker="s",plugin="opensnoop",version="0.2.0"}"#), body)
+        XCTAssertGreaterThanOrEqual(runs, Double(runsBefore), "the kernel cost went down across the swap")
+        XCTAssertGreaterThan(value(body, #"eunomia_tracker_bpf_run_seconds_total{tracker="s""#) ?? 0, 0, body)
+        let list = try TestSupport.run(TestSupport.eunomiaBinary.path, ["tracker", "list", "--socket", server.socket])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("KERNEL") && list.stdout.contains("ns/run"), list.stdout)
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
+    func testBadMetricsConfigIsOneLine() throws {
+        // The config is parsed in a child process: this test binary is not one.
+        TOMLIsolation.helper = TestSupport.eunomiaBinary.path
+        func refused(_ text: String) -> String {
+            do {
+                _ = try DaemonConfig.parse(text, path: "e.toml")
+                return "accepted"
+            } catch let e as EunomiaError { return e.message } catch { return "\(error)" }
+        }
+        XCTAssertEqual(refused("[metrics]\nmax_label_sets = -1\n"), "e.toml line 2: metrics.max_label_sets: -1 is out of range (0 to 100000)")
+        XCTAssertEqual(refused("[metrics]\nmax_label_sets = \"x\"\n"), "e.toml line 2: metrics.max_label_sets: is a string, expected an integer")
+        XCTAssertEqual(refused("[metrics]\nlabels = 1\n"), "e.toml line 2: metrics.labels: unknown key in [metrics] (known: max_label_sets)")
+        XCTAssertEqual(try DaemonConfig.parse("[metrics]\nmax_label_sets = 5\n", path: "e.toml").limits.maxLabelSets, 5)
+        XCTAssertEqual(try DaemonConfig.parse("", path: "e.toml").limits.maxLabelSets, 1000)
+    }
+
+    // MARK: A real Prometheus
+
+    static let prometheusBinary = "/usr/bin/prometheus"
+
+    /// Prometheus's HTTP API: the data of a query, or the error it gave.
+    func query(_ port: UInt16, _ promql: String) throws -> (result: [[String: Any]], error: String?) {
+        var c = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/query")!
+        c.queryItems = [URLQueryItem(name: "query", value: promql)]
+        let target = HTTPTarget(address: .tcp(port))
+        let reply = try target.request("GET", c.url!.path + "?" + (c.percentEncodedQuery ?? ""))
+        let json = reply.json
+        if json?["status"] as? String != "success" {
+            return ([], (json?["error"] as? String) ?? "HTTP \(reply.status): \(reply.text.prefix(300))")
+        }
+        let data = json?["data"] as? [String: Any]
+        return ((data?["result"] as? [[String: Any]]) ?? [], nil)
+    }
+
+    func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw TestSupport.TestFailure("no free port: \(String(cString: strerror(errno)))") }
+        return UInt16(bigEndian: addr.sin_port)
+    }
+
+    func testRealPrometheusScrapesTheServer() throws {
+        try setUpServer()
+        // Missing Prometheus fails: make install-deps installs Debian's package.
+        guard FileManager.default.isExecutableFile(atPath: PrometheusTests.prometheusBinary) else {
+            XCTFail("\(PrometheusTests.prometheusBinary) is missing: make install-deps (apt-get install prometheus)")
+            return
+        }
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let serverPort = try XCTUnwrap(server.port)
+        let tokenFile = dir.appendingPathComponent("scrape.token").path
+        try server.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let promPort = try freePort()
+        let config = """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: eunomia
+                scrape_interval: 1s
+                scrape_timeout: 1s
+                authorization:
+                  type: Bearer
+                  credentials_file: \(tokenFile)
+                static_configs:
+                  - targets: ["127.0.0.1:\(serverPort)"]
+            """
+        let configFile = dir.appendingPathComponent("prometheus.yml").path
+        try config.write(toFile: configFile, atomically: true, encoding: .utf8)
+        let prometheus = try LiveProcess(URL(fileURLWithPath: PrometheusTests.prometheusBinary), [
+            "--config.file=\(configFile)", "--storage.tsdb.path=\(dir.appendingPathComponent("tsdb").path)",
+            "--web.listen-address=127.0.0.1:\(promPort)",
+        ], environment: [:])
+        defer { _ = prometheus.interruptAndWait() }
+        XCTAssertTrue(prometheus.wait(upTo: 60) { prometheus.stderr.contains("Server is ready to receive web requests") },
+                      "Prometheus never came up: \(prometheus.stderr.suffix(2000))")
+
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
+        XCTAssertEqual(start.status, 201, start.text)
+        let (name, path) = try uniqueCommand()
+        let promql = "eunomia_plugin_events_total{tracker=\"opens\",comm=\"\(name)\"}"
+        var value = 0.0
+        let deadline = Date().addingTimeInterval(60)
+        var lastError: String?
+        while Date() < deadline {
+            try runCommand(path)
+            let (result, error) = try query(promPort, promql)
+            lastError = error
+            if let v = ((result.first?["value"] as? [Any])?.last as? String).flatMap(Double.init), v > 0 {
+                value = v
+                break
+            }
+            usleep(500_000)
+        }
+        if value == 0 {
+            let targets = (try? HTTPTarget(address: .tcp(promPort)).request("GET", "/api/v1/targets").text) ?? ""
+            XCTFail("Prometheus never saw \(promql) (\(lastError ?? "no error")); targets: \(targets.prefix(1500))")
+        }
+        let up = try query(promPort, "up{job=\"eunomia\"}")
+        XCTAssertEqual((up.result.first?["value"] as? [Any])?.last as? String, "1", "the scrape is not up: \(up)")
+
+        // Every panel of the shipped dashboard is a query Prometheus accepts.
+        let dashboard = TestSupport.repoRoot.appendingPathComponent("docs/grafana/eunomia.json")
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard)) as? [String: Any])
+        let panels = try XCTUnwrap(json["panels"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(panels.count, 8)
+        for panel in panels {
+            for target in panel["targets"] as? [[String: Any]] ?? [] {
+                let expr = try XCTUnwrap(target["expr"] as? String, "\(panel["title"] ?? "?") has no expr")
+                // Grafana's variables, as Grafana substitutes them with "All" chosen.
+                let substituted = expr.replacingOccurrences(of: "$job", with: ".*")
+                let (_, error) = try query(promPort, substituted)
+                XCTAssertNil(error, "panel \(panel["title"] ?? "?"): \(expr): \(error ?? "")")
+            }
+        }
+    }
+}
