@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "EunomiaHost",
             dependencies: [
-                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime", "CHostSupport",
+                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime", "EunomiaContainers", "CHostSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
@@ -97,7 +97,7 @@ let package = Package(
         // Containers: cgroup ids to container ids, names, images and pods.
         .target(
             name: "EunomiaContainers",
-            dependencies: ["EunomiaSchema", "EunomiaPackages", "CHostSupport"],
+            dependencies: ["EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "CHostSupport"],
             path: "Sources/Host/Containers"
         ),
         // Where packages come from: registry indexes over files and HTTP(S), and OCI registries.

@@ -11,6 +11,8 @@ struct record { /* the same layout as opensnoop's struct event, path cut to its 
     unsigned int pid, tid, uid;
     int fd, err;
     unsigned int mode;
+    unsigned long long cgroup_id;
+    unsigned int mount_ns, pid_ns;
     char comm[16];
     char path[64];
 };

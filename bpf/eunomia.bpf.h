@@ -141,6 +141,33 @@ static __always_inline bool eunomia_task_allowed(void)
     return true;
 }
 
+/* ---- Which container a record came from ----
+ *
+ * Every event record carries the task's cgroup v2 id and its mount and pid namespace inodes:
+ * EUNOMIA_TASK_IDS declares the three members (flat, so the schema's layout check sees them),
+ * eunomia_fill_task_ids(e) fills them, and the schema gives them the roles cgroup_id, mount_ns
+ * and pid_ns. The host maps the cgroup id to a container (runtime, id, name, image, pod) with
+ * no plugin-specific code. */
+#define EUNOMIA_TASK_IDS \
+    __u64 cgroup_id; /* bpf_get_current_cgroup_id(): the unified hierarchy's kernfs id */ \
+    __u32 mount_ns;  /* inode of the task's mount namespace */ \
+    __u32 pid_ns     /* inode of the pid namespace the task's pid is in */
+
+#define eunomia_fill_task_ids(e) eunomia_task_ids(&(e)->cgroup_id, &(e)->mount_ns, &(e)->pid_ns)
+
+static __always_inline void eunomia_task_ids(__u64 *cgroup_id, __u32 *mount_ns, __u32 *pid_ns)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    *cgroup_id = bpf_get_current_cgroup_id();
+    *mount_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    /* The task's own pid namespace is its pid's deepest level (task_active_pid_ns). */
+    struct pid *pid = BPF_CORE_READ(task, thread_pid);
+    unsigned int level = BPF_CORE_READ(pid, level);
+    struct upid upid = {};
+    bpf_core_read(&upid, sizeof(upid), &pid->numbers[level & 31]);
+    *pid_ns = BPF_CORE_READ(upid.ns, ns.inum);
+}
+
 /* ---- Hot swap (ABI 1.2): two versions attached at once, each event delivered by one ----
  *
  * The host sets eunomia_generation (through handover) and shares eunomia_cutover between the

@@ -25,6 +25,7 @@ struct event {
     __u8 opts;
     __u8 pad;
     __u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
 };
 
@@ -124,6 +125,7 @@ int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
     e->ts = a->ts;
     e->pid = id >> 32;
     e->ret = ctx->ret;
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     eunomia_output(e, sizeof(*e));
 cleanup:

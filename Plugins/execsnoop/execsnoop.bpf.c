@@ -15,6 +15,7 @@ struct event {
     __s32 ret;
     __u32 args_count; /* strings in args, counting a final "..." when argv was cut short */
     __u32 args_size;  /* used bytes of args */
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
     char args[ARGS_LEN]; /* NUL-separated argv */
 };
@@ -109,6 +110,7 @@ static __always_inline int leave(long ret)
     e->pid = id >> 32;
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->ret = ret;
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     eunomia_output_tail(e, args, e->args_size);
 cleanup:

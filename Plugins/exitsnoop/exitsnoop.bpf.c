@@ -15,6 +15,7 @@ struct event {
     __s32 exit_code; /* exit status, (code >> 8) & 0xff */
     __u32 sig;       /* terminating signal, code & 0x7f */
     __u32 how;       /* EXITED_OK ... KILLED_CORE */
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
 };
 
@@ -63,6 +64,7 @@ int handle_exit(void *ctx)
     e->exit_code = (code >> 8) & 0xff;
     e->sig = code & 0x7f;
     e->how = e->sig ? ((code & 0x80) ? KILLED_CORE : KILLED) : (e->exit_code ? EXITED_CODE : EXITED_OK);
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     eunomia_output(e, sizeof(*e));
     return 0;

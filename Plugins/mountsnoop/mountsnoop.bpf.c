@@ -21,6 +21,7 @@ struct event {
     __s32 fd;  /* fsconfig/fsmount fs fd, move_mount from_dfd */
     __s32 aux; /* fsconfig cmd and aux, fsmount attr_flags, move_mount to_dfd */
     __s32 aux2;
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
     char source[256];
     char target[256];
@@ -63,6 +64,7 @@ static __always_inline struct call *begin(enum op op)
     e->pid = id >> 32;
     e->tid = tid;
     e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     c->data_len = 1;
     return c;

@@ -14,6 +14,7 @@ struct event {
     __s32 fd;  /* -1 on failure */
     __s32 err; /* errno on failure, 0 otherwise */
     __u32 mode;
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
     char path[PATH_LEN];
 };
@@ -80,6 +81,7 @@ static __always_inline int record_exit(long ret)
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->fd = ret >= 0 ? (__s32)ret : -1;
     e->err = ret >= 0 ? 0 : (__s32)-ret;
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     long len = bpf_probe_read_user_str(e->path, sizeof(e->path), a->path);
     if (len < 1) {

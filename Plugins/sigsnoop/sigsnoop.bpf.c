@@ -12,6 +12,7 @@ struct event {
     __s32 ret;      /* siginfo errno (as libbpf-tools), or the syscall's return in kill mode */
     __s32 delivery; /* signal_generate result: 0 delivered, 1 ignored, ...; -1 when none ran */
     __u32 pad;
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
     char tcomm[TASK_COMM_LEN]; /* target's, from signal_generate */
 };
@@ -44,6 +45,7 @@ static __always_inline void fill(struct event *e, __s32 tpid, int sig)
     e->pid = bpf_get_current_pid_tgid() >> 32;
     e->tpid = tpid;
     e->sig = sig;
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 

@@ -15,6 +15,7 @@ struct event {
     __s32 err;    /* errno, 0 on success */
     __u32 op;
     __s32 fd; /* fstat's descriptor, or the dirfd of statx/fstatat; -1 otherwise */
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
     char path[PATH_LEN];
 };
@@ -75,6 +76,7 @@ static __always_inline int leave(long ret)
     e->err = ret < 0 ? -ret : 0;
     e->op = a->op;
     e->fd = a->fd;
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     long len = 1;
     e->path[0] = '\0';

@@ -27,6 +27,7 @@ struct event {
     __u16 pad;
     __u8 saddr[16]; /* IPv4 as ::ffff:a.b.c.d */
     __u8 daddr[16];
+    EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
 };
 
@@ -105,6 +106,7 @@ static __always_inline int report(long ret, bool owned)
         BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
         BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
     }
+    eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     eunomia_output(e, sizeof(*e));
     return 0;

@@ -161,9 +161,9 @@ final class HardeningTests: XCTestCase {
     // 3. Numbers from a schema are range-checked; nothing overflows.
     func testHugeOffsetsAndSizesAreRefused() throws {
         var pkg = try hostile { $0.editField("pid") { $0["offset"] = Int64.max } }.write(to: dir.appendingPathComponent("offset.pkg"))
-        try assertInstallRefused(pkg, "offset.pkg: schema.json: record 'open' field 'pid': offset 9223372036854775807 + size 4 lies outside the record's 4152 bytes")
+        try assertInstallRefused(pkg, "offset.pkg: schema.json: record 'open' field 'pid': offset 9223372036854775807 + size 4 lies outside the record's 4168 bytes")
         pkg = try hostile { $0.editField("path") { $0["size"] = Int64.max } }.write(to: dir.appendingPathComponent("size.pkg"))
-        try assertInstallRefused(pkg, "size.pkg: schema.json: record 'open' field 'path': offset 56 + size 9223372036854775807 lies outside the record's 4152 bytes")
+        try assertInstallRefused(pkg, "size.pkg: schema.json: record 'open' field 'path': offset 72 + size 9223372036854775807 lies outside the record's 4168 bytes")
         pkg = try hostile { p in
             var records = p.schema["records"] as! [[String: Any]]
             records[0]["size"] = Int64.max

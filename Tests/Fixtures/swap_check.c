@@ -47,6 +47,8 @@ struct open_event {
     uint32_t pid, tid, uid;
     int32_t fd, err;
     uint32_t mode;
+    uint64_t cgroup_id;
+    uint32_t mount_ns, pid_ns;
     char comm[16];
     char path[4096];
 };

@@ -11,7 +11,10 @@ public final class ContainerCache: @unchecked Sendable {
     private var order: [UInt64] = []
     private var head = 0
     private let paths: CgroupPaths?
-    private let state: ContainerState
+    let state: ContainerState
+    /// Where runtime state files are read for new containers, off the record path.
+    let enrichment = DispatchQueue(label: "eunomia.containers")
+    private var changes: UInt64 = 0
 
     public init(capacity: Int = 4096, paths: CgroupPaths? = CgroupPaths(), state: ContainerState = ContainerState()) {
         self.capacity = max(1, capacity)
@@ -20,6 +23,9 @@ public final class ContainerCache: @unchecked Sendable {
     }
 
     public var count: Int { lock.withLock { entries.count } }
+
+    /// Moves whenever an entry is added, replaced or dropped.
+    public var generation: UInt64 { lock.withLock { changes } }
 
     /// What is known about the cgroup: .some(nil) for "no container", nil when not resolved yet.
     public func lookup(_ id: UInt64) -> ContainerInfo?? {
@@ -31,19 +37,28 @@ public final class ContainerCache: @unchecked Sendable {
     @discardableResult
     public func resolve(_ id: UInt64) -> ContainerInfo? {
         if let known = lookup(id) { return known }
-        var info = paths?.path(of: id).flatMap(CgroupPathMatcher.match)
-        if let i = info { info = state.enrich(i) }
+        let info = identify(id).map(state.enrich)
         store(id, info)
         return info
     }
 
-    /// Forgets a cgroup (removed, or its container's state changed), so the next resolve reads it again.
-    public func invalidate(_ id: UInt64) {
-        lock.withLock { _ = entries.removeValue(forKey: id) }
+    /// The container the cgroup's path names (no state files read).
+    func identify(_ id: UInt64) -> ContainerInfo? {
+        paths?.path(of: id).flatMap(CgroupPathMatcher.match)
     }
 
-    func store(_ id: UInt64, _ info: ContainerInfo?) {
+    /// Forgets a cgroup (removed, or its container's state changed), so the next resolve reads it again.
+    public func invalidate(_ id: UInt64) {
         lock.withLock {
+            if entries.removeValue(forKey: id) != nil { changes &+= 1 }
+        }
+    }
+
+    func store(_ id: UInt64, _ info: ContainerInfo?, replacing: Bool = false) {
+        lock.withLock {
+            // A late enrichment for an entry evicted meanwhile is dropped, not re-added.
+            if replacing && entries[id] == nil { return }
+            changes &+= 1
             guard entries.updateValue(info, forKey: id) == nil else { return }
             if order.count < capacity {
                 order.append(id)

@@ -35,9 +35,12 @@ public final class EventFormatter: RecordSink {
         var sortField: Int?
         var limit = 0
         var csvHeaderDone = false
+        /// The cgroup_id field's offset, when the record carries the task's identity.
+        let cgroupOffset: Int?
 
         init(record: RecordLayout, plans: [FieldPlan], columns: [Column]) {
             self.record = record
+            cgroupOffset = record.cgroupIDOffset
             minimumSize = record.minimumSize
             maximumSize = record.size
             self.plans = .allocate(capacity: plans.count)
@@ -87,6 +90,8 @@ public final class EventFormatter: RecordSink {
     var pending: [UInt32: [[UInt8]]] = [:]
     /// Turns stack addresses into names; created only for schemas with stacks.
     let symbolizer: StackSymbolizer?
+    /// Container fields for records with a cgroup id, when the host resolves containers.
+    let containers: ContainerColumns?
 
     struct ValueNames {
         let names: [Int64: FieldPlan.Name]
@@ -99,9 +104,11 @@ public final class EventFormatter: RecordSink {
         let csvQuoted: Bool
     }
 
-    public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer) {
+    public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer,
+                containers: ContainerDirectory? = nil) {
         self.format = format
         self.output = output
+        self.containers = containers.map(ContainerColumns.init)
         var layouts: [Layout] = []
         var valueNames: [ValueNames] = []
         var bitNames: [BitNames] = []
@@ -202,6 +209,7 @@ public final class EventFormatter: RecordSink {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
                 CSVText.append(f.name, to: output)
             }
+            if containers != nil && first.cgroupOffset != nil { output.append(ContainerColumns.csvHeader) }
             output.append(UInt8(ascii: "\n"))
         case .json, .folded:
             break
@@ -240,6 +248,9 @@ public final class EventFormatter: RecordSink {
                 if i > 0 { output.append(UInt8(ascii: ",")) }
                 write(plans[i], plans, bytes, .csv, to: output)
             }
+            if let containers, let at = layout.cgroupOffset, at + 8 <= bytes.count {
+                containers.appendCSV(cgroupID: loadInteger(at, .u64, bytes), to: output)
+            }
             output.append(UInt8(ascii: "\n"))
         case .folded:
             break
@@ -267,6 +278,9 @@ public final class EventFormatter: RecordSink {
             let key = layout.keyRanges[i]
             output.append(UnsafeRawBufferPointer(start: layout.keyBytes.baseAddress! + key.lowerBound, count: key.count))
             write(plans[i], plans, bytes, .json, to: output)
+        }
+        if let containers, let at = layout.cgroupOffset, at + 8 <= bytes.count {
+            containers.appendJSON(cgroupID: loadInteger(at, .u64, bytes), to: output)
         }
         output.append(UInt8(ascii: "}"))
     }

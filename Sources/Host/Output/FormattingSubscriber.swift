@@ -13,12 +13,15 @@ public final class FormattingSubscriber: RecordSubscriber {
     private var formatters: [(source: RecordSource, formatter: EventFormatter)] = []
     private var last: (source: RecordSource, formatter: EventFormatter)?
     private var headerSchema: PluginSchema?
+    /// Container metadata for records that carry a cgroup id (nil: none written).
+    let containers: ContainerDirectory?
     /// Records of retired sources that did not match their schema.
     private var retiredMalformed: UInt64 = 0
     private var retiredReports: UInt64 = 0
 
-    public init(format: OutputFormat, output: OutputBuffer, lineBuffered: Bool = false) {
+    public init(format: OutputFormat, output: OutputBuffer, lineBuffered: Bool = false, containers: ContainerDirectory? = nil) {
         self.format = format
+        self.containers = containers
         self.output = output
         self.lineBuffered = lineBuffered
     }
@@ -30,7 +33,8 @@ public final class FormattingSubscriber: RecordSubscriber {
 
     public func sourceStarted(_ source: RecordSource) {
         guard !formatters.contains(where: { $0.source === source }) else { return }
-        let f = EventFormatter(schema: source.schema, parameters: source.parameters, format: format, output: output)
+        let f = EventFormatter(schema: source.schema, parameters: source.parameters, format: format, output: output,
+                               containers: containers)
         formatters.append((source, f))
         if headerSchema != source.schema {
             headerSchema = source.schema

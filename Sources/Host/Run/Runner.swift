@@ -4,6 +4,7 @@ import EunomiaPackages
 import EunomiaRecords
 import EunomiaRuntime
 import EunomiaSchema
+import EunomiaContainers
 import Foundation
 import Logging
 
@@ -44,7 +45,10 @@ public enum Runner {
             throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
         }
         let loop = try EventLoop(logger: logger)
-        let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered)
+        // JSON and CSV name the container of every record that carries a cgroup id.
+        let carriesTask = plugin.schema.records.contains { $0.cgroupIDOffset != nil }
+        let containers = carriesTask && (format == .json || format == .csv) ? ContainerCache() : nil
+        let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered, containers: containers)
         let tracker = try RunningTracker(id: plugin.name, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
         tracker.router.add(encoder, name: "output")
         started(loop)

@@ -170,7 +170,15 @@ public enum DisplayHint: String, Codable {
     case argv
 }
 
-public enum FieldRole: String, Codable { case eventTime = "event_time" }
+/// What a field means to the host, beyond its value: the event's time, or the task identity
+/// every event record carries (bpf/eunomia.bpf.h EUNOMIA_TASK_IDS), which the host maps to a
+/// container with no plugin-specific code.
+public enum FieldRole: String, Codable {
+    case eventTime = "event_time"
+    case cgroupID = "cgroup_id"
+    case mountNamespace = "mount_ns"
+    case pidNamespace = "pid_ns"
+}
 
 public enum Alignment: String, Codable { case left, right }
 
@@ -338,7 +346,13 @@ public struct FieldSpec: Codable, Equatable {
         if let w = width, !(0...FieldSpec.maxWidth).contains(w) { throw fail("width \(w) is outside 0 to \(FieldSpec.maxWidth)") }
         if let member, !Validate.isCIdentifier(member) { throw fail("member \(member.quotedForError) is not a C identifier") }
         if let unit, let problem = Validate.displayTextProblem(unit, maxBytes: 32) { throw fail("unit \(problem)") }
-        if role == .eventTime && (type != .u64 || size != 8) { throw fail("role event_time needs a u64 field") }
+        switch role {
+        case .eventTime? where type != .u64 || size != 8, .cgroupID? where type != .u64 || size != 8:
+            throw fail("role \(role!.rawValue) needs a u64 field")
+        case .mountNamespace? where type != .u32 || size != 4, .pidNamespace? where type != .u32 || size != 4:
+            throw fail("role \(role!.rawValue) needs a u32 field")
+        default: break
+        }
         if metricLabel == true {
             guard record.kind == .event else { throw fail("metric_label applies to fields of event records") }
             guard type.isInteger || type == .bool || type == .string else {
@@ -461,6 +475,9 @@ public struct RecordLayout: Codable, Equatable {
     /// Offset of the field with role event_time, if the record has one.
     public var eventTimeOffset: Int? { fields.first { $0.role == .eventTime }?.offset }
 
+    /// Offset of the field with role cgroup_id, if the record carries the task's identity.
+    public var cgroupIDOffset: Int? { fields.first { $0.role == .cgroupID }?.offset }
+
     /// Bytes a record must have: everything up to the end of the furthest non-string field.
     public var minimumSize: Int {
         fields.map { $0.type == .string || $0.type == .template ? $0.offset : $0.offset + $0.size }.max() ?? 0
@@ -489,7 +506,9 @@ public struct RecordLayout: Codable, Equatable {
             try f.validate(source: source, record: self, parameters: parameters)
         }
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(source): record '\(name)': \(msg)") }
-        if fields.filter({ $0.role == .eventTime }).count > 1 { throw fail("more than one field has role event_time") }
+        for role in [FieldRole.eventTime, .cgroupID, .mountNamespace, .pidNamespace] where fields.filter({ $0.role == role }).count > 1 {
+            throw fail("more than one field has role \(role.rawValue)")
+        }
         if fields.filter({ $0.metricLabel == true }).count > RecordLayout.maxMetricLabels {
             throw fail("more than \(RecordLayout.maxMetricLabels) fields are metric labels")
         }

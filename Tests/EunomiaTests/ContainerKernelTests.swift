@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+@testable import EunomiaContainers
+
+/// Records carry the task's cgroup id and namespaces (filled in BPF), and the host names the
+/// container: real cgroups named as docker, containerd and podman name theirs, a child moved
+/// into each with new mount and pid namespaces (unshare), and a process outside for contrast.
+final class ContainerKernelTests: XCTestCase {
+    var cgroups: [String] = []
+    var paths: CgroupPaths!
+
+    override func tearDown() {
+        for dir in cgroups.reversed() { rmdir(dir) }
+    }
+
+    /// A cgroup at PATH under the cgroup2 mount, removed after the test.
+    func cgroup(_ path: String) throws -> String {
+        let full = paths.mountPoint + path
+        XCTAssertEqual(mkdir(full, 0o755), 0, "\(full): \(String(cString: strerror(errno)))")
+        cgroups.append(full)
+        return full
+    }
+
+    /// Runs `unshare --mount --pid --fork cat FILE` inside the cgroup at `dir`.
+    func openInside(_ dir: String, _ file: String) throws {
+        let r = try TestSupport.run("/bin/sh", ["-c", "echo $$ > \(dir)/cgroup.procs && exec unshare --mount --pid --fork cat \(file)"])
+        XCTAssertTrue(r.stderr.contains("No such file"), "the child did not run: \(r.stderr)")
+    }
+
+    func testEventsNameTheContainerTheTaskRunsIn() throws {
+        let harness = try TrackerHarness("opensnoop", tracepoints: ["syscalls/sys_enter_openat"])
+        paths = try XCTUnwrap(CgroupPaths(), "no cgroup2 mount")
+        let hex = { (c: Character) in String(repeating: String(c), count: 64) }
+        let parent = try cgroup("/eunomia-ctr-\(getpid())")
+        let runtimes: [(String, String, String)] = [
+            ("docker", "/docker-\(hex("a")).scope", hex("a")),
+            ("containerd", "/cri-containerd-\(hex("b")).scope", hex("b")),
+            ("podman", "/libpod-\(hex("c")).scope", hex("c")),
+        ]
+        let tracer = try harness.start()
+        let tag = UUID().uuidString
+        var expected: [String: (String, String)] = [:]
+        for (runtime, name, id) in runtimes {
+            let dir = try cgroup(String(parent.dropFirst(paths.mountPoint.count)) + name)
+            let file = "/tmp/eunomia-ctr-\(tag)-\(runtime)"
+            try openInside(dir, file)
+            expected[file] = (runtime, String(id.prefix(12)))
+        }
+        let outside = "/tmp/eunomia-ctr-\(tag)-host"
+        _ = try TestSupport.run("/bin/cat", [outside])
+        let records = harness.collect(tracer) { r in (r["path"] as? String) == outside }
+        let ownPidNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        for (file, (runtime, id)) in expected {
+            let r = try XCTUnwrap(records.first { $0["path"] as? String == file }, "no event for \(file)")
+            let container = try XCTUnwrap(r["container"] as? [String: Any], "\(runtime): no container in \(r)")
+            XCTAssertEqual(container["runtime"] as? String, runtime)
+            XCTAssertEqual(container["id"] as? String, id)
+            XCTAssertNotEqual("pid:[\(r["pid_ns"] as? Int ?? 0)]", ownPidNS, "the child's pid namespace is its own")
+            XCTAssertGreaterThan(r["cgroup_id"] as? Int ?? 0, 1)
+        }
+        let host = try XCTUnwrap(records.first { $0["path"] as? String == outside })
+        XCTAssertNil(host["container"], "a process outside every container carries none: \(host)")
+        XCTAssertEqual("pid:[\(host["pid_ns"] as? Int ?? 0)]", ownPidNS)
+    }
+
+    func testCSVHasContainerColumns() throws {
+        let harness = try TrackerHarness("opensnoop", tracepoints: ["syscalls/sys_enter_openat"])
+        paths = try XCTUnwrap(CgroupPaths(), "no cgroup2 mount")
+        let id = String(repeating: "d", count: 64)
+        let parent = try cgroup("/eunomia-csv-\(getpid())")
+        let dir = try cgroup(String(parent.dropFirst(paths.mountPoint.count)) + "/docker-\(id).scope")
+        let tracer = try harness.start(format: "csv")
+        let file = "/tmp/eunomia-csv-\(UUID().uuidString)"
+        try openInside(dir, file)
+        let seen = tracer.wait(upTo: 15) { tracer.stdout.contains(file) }
+        XCTAssertEqual(tracer.interruptAndWait(), 0)
+        XCTAssertTrue(seen, tracer.stdout.suffix(1000) + tracer.stderr)
+        let lines = tracer.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasSuffix(",path,container,container_name,pod,pod_namespace") == true, String(lines.first ?? ""))
+        let row = try XCTUnwrap(lines.first { $0.contains(file) })
+        XCTAssertTrue(row.hasSuffix("\(file),\(id.prefix(12)),,,"), String(row))
+    }
+}
