@@ -25,10 +25,11 @@ final class PrometheusTests: XCTestCase {
                             plugin: "opensnoop", version: schema.version, build: "test", generation: 0)
     }
 
-    /// An opensnoop record whose comm is `comm` (the field is 16 bytes at offset 40).
-    func record(comm: String) -> [UInt8] {
+    /// An opensnoop record whose comm is `comm`, at the offset the schema gives it.
+    func record(comm: String, in source: RecordSource) -> [UInt8] {
+        let offset = source.schema.records[0].fields.first { $0.name == "comm" }?.offset ?? 0
         var bytes = [UInt8](repeating: 0, count: 200)
-        for (i, b) in comm.utf8.prefix(15).enumerated() { bytes[40 + i] = b }
+        for (i, b) in comm.utf8.prefix(15).enumerated() { bytes[offset + i] = b }
         return bytes
     }
 
@@ -39,7 +40,7 @@ final class PrometheusTests: XCTestCase {
         counter.sourceStarted(source)
         let comms = ["a", "b", "c", "d", "e", "a", "a", "e", "b\"\\\n"]
         for c in comms {
-            record(comm: c).withUnsafeBytes { XCTAssertTrue(counter.consume(RecordView(source: source, recordID: 0, bytes: $0))) }
+            record(comm: c, in: source).withUnsafeBytes { XCTAssertTrue(counter.consume(RecordView(source: source, recordID: 0, bytes: $0))) }
         }
         let sets = counter.snapshot()
         let byComm = Dictionary(sets.map { ($0.labels.first { $0.0 == "comm" }?.1 ?? "?", $0.count) }, uniquingKeysWith: +)
