@@ -152,7 +152,7 @@ let package = Package(
         // `make bench` only: the host's decode + format pipeline fed by bench/synthetic_plugin.c.
         .executableTarget(
             name: "eunomia-bench-pipeline",
-            dependencies: ["EunomiaHost", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EunomiaHost", "EunomiaContainers", .product(name: "Logging", package: "swift-log")],
             path: "bench/pipeline"
         ),
         // `make bench` only: RSS and CPU of one host process with N idle trackers.

@@ -46,7 +46,30 @@ def pipeline():
         r = run_json(["taskset", "-c", "1", PIPELINE, os.path.join(BUILD, "bench", "synthetic.so"), schema, str(N_PIPELINE), fmt])
         results[fmt] = {k: r[k] for k in ("events", "lost", "ns_per_event", "events_per_s", "cpu_s", "wall_s")}
         print(f"pipeline {fmt:5}: {r['ns_per_event']:.1f} ns/event, {r['events_per_s'] / 1e6:.2f} M events/s", flush=True)
+    # JSON again, every record from a task in a docker-named cgroup: the cost of naming its container.
+    mount = cgroup2_mount()
+    cg = os.path.join(mount, f"eunomia-bench-{os.getpid()}", "docker-" + "ab" * 32 + ".scope")
+    os.makedirs(cg)
+    try:
+        r = run_json(["taskset", "-c", "1", PIPELINE, os.path.join(BUILD, "bench", "synthetic.so"), schema, str(N_PIPELINE), "json",
+                      str(os.stat(cg).st_ino)])
+    finally:
+        os.rmdir(cg)
+        os.rmdir(os.path.dirname(cg))
+    results["json_container"] = {k: r[k] for k in ("events", "lost", "ns_per_event", "events_per_s", "cpu_s", "wall_s")}
+    print(f"pipeline json with container: {r['ns_per_event']:.1f} ns/event", flush=True)
+    results["container_cache_1000"] = run_json([PIPELINE, "container-cache", "1000"])
+    print(f"container cache, 1000 cgroups: {results['container_cache_1000']}", flush=True)
     return results
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields and fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    sys.exit("bench: no cgroup2 mount")
 
 
 class Tracer:
@@ -545,6 +568,13 @@ def markdown(r):
     ]
     for fmt in ("table", "json", "csv"):
         lines.append(f"| pipeline {fmt} (1 core) | {p[fmt]['ns_per_event']:.0f} ns/event, {p[fmt]['events_per_s'] / 1e6:.2f} M events/s |")
+    if "json_container" in p:
+        c = p["container_cache_1000"]
+        lines += [
+            f"| pipeline json, every record in a container (1 core) | {p['json_container']['ns_per_event']:.0f} ns/event "
+            f"(+{p['json_container']['ns_per_event'] - p['json']['ns_per_event']:.0f} ns for the container) |",
+            f"| container cache, {c['cgroups']} docker cgroups resolved | {c['rss_added_kb']} KiB RSS added, {c['us_per_resolution']:.1f} µs per resolution |",
+        ]
     lines += [
         f"| openat load, no tracer | {e['none']['opens_per_s'] / 1e6:.3f} M opens/s |",
         f"| with `eunomia run opensnoop -o json` | {e['eunomia_json']['opens_per_s'] / 1e6:.3f} M opens/s (x{e['eunomia_json']['slowdown']:.2f}), "

@@ -1,22 +1,28 @@
 // Pipeline benchmark: the synthetic plugin emits N records through the real ABI; the host
 // decodes them with opensnoop's schema and formats them to /dev/null. Prints one JSON object.
+// A fifth argument, a cgroup id, puts every record in that cgroup and names its container
+// (ContainerCache, the real resolution), for the cost of container metadata per event.
+import EunomiaContainers
 import EunomiaHost
 import Foundation
 import Logging
 
 let args = CommandLine.arguments
-guard args.count == 5, let count = Int(args[3]), let format = OutputFormat(rawValue: args[4]) else {
-    FileHandle.standardError.write(Data("usage: eunomia-bench-pipeline SYNTHETIC.so SCHEMA.json COUNT table|json|csv\n".utf8))
+if args.count == 3 && args[1] == "container-cache", let n = Int(args[2]), n > 0 { containerCacheMemory(n) }
+guard args.count == 5 || args.count == 6, let count = Int(args[3]), let format = OutputFormat(rawValue: args[4]) else {
+    FileHandle.standardError.write(Data("usage: eunomia-bench-pipeline SYNTHETIC.so SCHEMA.json COUNT table|json|csv [CGROUP_ID]\n".utf8))
     exit(2)
 }
+let cgroupID = args.count == 6 ? UInt64(args[5]) : nil
 do {
     let schema = try PluginSchema.decode(Data(contentsOf: URL(fileURLWithPath: args[2])), source: args[2])
     let params = try ResolvedParameters(schema: schema, assignments: [])
     let devnull = open("/dev/null", O_WRONLY)
     let output = OutputBuffer(fd: devnull)
-    let formatter = EventFormatter(schema: schema, parameters: params, format: format, output: output)
+    let formatter = EventFormatter(schema: schema, parameters: params, format: format, output: output,
+                                   containers: cgroupID.map { _ in ContainerCache() })
     let library = try PluginLibrary(path: args[1])
-    let tracker = try PluginInstance(library: library, configJSON: "{\"count\":\(count)}", bpfObject: URL(fileURLWithPath: "/dev/null"),
+    let tracker = try PluginInstance(library: library, configJSON: "{\"count\":\(count),\"cgroup_id\":\(cgroupID ?? 0)}", bpfObject: URL(fileURLWithPath: "/dev/null"),
                               packageDirectory: URL(fileURLWithPath: "/"), sink: formatter, logger: Logger(label: "bench"))
     try tracker.start()
     var usage0 = rusage()
