@@ -131,7 +131,7 @@ public struct APIClient: Sendable {
     private func unreachable(_ error: Error) -> EunomiaError {
         var why = "\(error)"
         // NIO's connect errors end in "(errno: N)": say it as the system does.
-        if let n = Daemon.errnoCode(in: why) {
+        if let n = SystemErrorText.errnoCode(in: why) {
             why = String(cString: strerror(n))
         } else if let e = error as? HTTPClientError {
             why = e.description

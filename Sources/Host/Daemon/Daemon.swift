@@ -165,20 +165,10 @@ public enum Daemon {
         return l
     }
 
-    /// The N of NIO's "(errno: N)" in an error's text, if it has one. (No regular expression:
-    /// Foundation's goes through ICU, which costs the server memory.)
-    static func errnoCode(in text: String) -> Int32? {
-        guard let r = text.firstRange(of: "(errno: ") else { return nil }
-        let rest = text[r.upperBound...]
-        let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, rest.dropFirst(digits.count).first == ")" else { return nil }
-        return Int32(digits)
-    }
-
     /// NIO's errors end in "(errno: N)" after the call that failed: say it as the system does.
     static func describe(_ error: Error) -> String {
         let text = "\(error)"
-        if let n = errnoCode(in: text) {
+        if let n = SystemErrorText.errnoCode(in: text) {
             let call = text.contains("bind(") ? "bind: " : text.contains("listen(") ? "listen: " : ""
             return call + String(cString: strerror(n))
         }

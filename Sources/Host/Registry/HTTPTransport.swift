@@ -159,9 +159,7 @@ public struct HTTPTransport: Sendable {
             why = "\(error)"
         }
         // NIO's connect errors end in "(errno: N)": say it as the system does.
-        if let range = why.range(of: "errno: "), let n = Int32(why[range.upperBound...].prefix(while: \.isNumber)) {
-            why = String(cString: strerror(n))
-        }
+        if let n = SystemErrorText.errnoCode(in: why) { why = String(cString: strerror(n)) }
         return EunomiaError("cannot fetch \(Self.redacted(url)): \(why)", kind: .failed)
     }
 
