@@ -13,7 +13,7 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages registry swap-check install-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
+.PHONY: all build host plugins packages registry swap-check install-deps install-test-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
 
@@ -82,15 +82,30 @@ $(BUILD)/tests/swap_check: Tests/Fixtures/swap_check.c $(HELPER_HDRS)
 swap-check: $(BUILD)/tests/swap_check $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/plugins/opensnoop/opensnoop.so
 	$(BUILD)/tests/swap_check
 
-# Debian 12 packages the build and the tests need, and the filesystems tracing needs.
+# Debian 12 packages the build needs, and the filesystems tracing needs.
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 docker-registry skopeo openssl prometheus >/dev/null
-	@# schemathesis: the API test against the OpenAPI document (SchemathesisTests); pinned.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 >/dev/null
+	$(MAKE) --no-print-directory kernel-setup
+
+# What only the tests need, beside the build's packages: a real OCI registry and skopeo
+# (OCIRegistryTests), openssl (its TLS certificates), a real Prometheus (PrometheusTests),
+# runc and busybox-static (a real container, ContainerKernelTests), schemathesis (the API
+# against its OpenAPI document). The tests start their own registry and Prometheus on free
+# ports; the services Debian would start at install (ports 5000 and 9090) are kept from
+# starting by a policy-rc.d for the length of the install.
+TEST_PACKAGES := docker-registry skopeo openssl prometheus runc busybox-static
+install-test-deps: install-deps
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; rc=$$?; \
+		rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+	@# schemathesis: pinned.
 	python3 -m pip install -q --disable-pip-version-check $(SCHEMATHESIS) 2>/dev/null \
 		|| python3 -m pip install -q --disable-pip-version-check --break-system-packages $(SCHEMATHESIS)
-	$(MAKE) --no-print-directory kernel-setup
 
 kernel-setup:
 	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing

@@ -118,7 +118,24 @@ const volatile __u32 eunomia_targ_tid = 0;
 const volatile __u32 eunomia_targ_uid = (__u32)-1;
 const volatile char eunomia_targ_comm[TASK_COMM_LEN] = {};
 
-/* True when the current task passes the pid/tid/uid/comm filters. */
+/* The container filter (ABI 1.4): on when the host resolved the plugin's `container`
+ * parameter to cgroup ids; the helper then fills eunomia_cgroups with them after load (and
+ * sizes it to one entry when the filter is off). A task passes when its cgroup v2 id is there:
+ * records from other cgroups are dropped here, before they take ring buffer space. */
+const volatile __u8 eunomia_targ_cgroups = 0;
+
+#ifndef EUNOMIA_MAX_CGROUPS
+#define EUNOMIA_MAX_CGROUPS 1024
+#endif
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EUNOMIA_MAX_CGROUPS);
+    __type(key, __u64);
+    __type(value, __u8);
+} eunomia_cgroups SEC(".maps");
+
+/* True when the current task passes the pid/tid/uid/comm/container filters. */
 static __always_inline bool eunomia_task_allowed(void)
 {
     __u64 id = bpf_get_current_pid_tgid();
@@ -128,6 +145,11 @@ static __always_inline bool eunomia_task_allowed(void)
         return false;
     if (eunomia_targ_uid != (__u32)-1 && eunomia_targ_uid != (__u32)bpf_get_current_uid_gid())
         return false;
+    if (eunomia_targ_cgroups) {
+        __u64 cgroup = bpf_get_current_cgroup_id();
+        if (!bpf_map_lookup_elem(&eunomia_cgroups, &cgroup))
+            return false;
+    }
     if (eunomia_targ_comm[0]) {
         char comm[TASK_COMM_LEN];
         bpf_get_current_comm(comm, sizeof(comm));

@@ -73,6 +73,8 @@ public final class TrackerManager: @unchecked Sendable {
     public let metrics = MetricsExporter()
     /// BPF run-time statistics, on while the manager runs (each tracker's kernel cost).
     let bpfStats = BPFStatsSwitch()
+    /// cgroup id -> container, shared by every tracker's outputs, streams and metric labels.
+    public let containers = ContainerCache()
     /// Malformed records of trackers already stopped (guarded by lock): the host total never goes down.
     var stoppedMalformed: UInt64 = 0
 

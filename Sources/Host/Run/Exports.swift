@@ -4,3 +4,4 @@
 @_exported import EunomiaRecords
 @_exported import EunomiaRuntime
 @_exported import EunomiaSchema
+@_exported import EunomiaContainers

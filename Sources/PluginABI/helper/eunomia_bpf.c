@@ -41,6 +41,8 @@ struct eunomia_bpf {
     int wakeup_map_fd; /* -1: the BPF object has no eunomia_wakeup (built before ABI 1.2) */
     void *user;
     void (*free_user)(void *);
+    uint64_t *cgroup_ids; /* the container filter's cgroups, written to eunomia_cgroups at start */
+    size_t n_cgroup_ids;
 };
 
 #define FAIL(code, ...)                                \
@@ -79,6 +81,56 @@ const char *eunomia_config_string(const json_t *config, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The container filter: the host resolves a `container` parameter (ABI 1.4) to the
+ * container's cgroup ids and passes them as "_cgroup_ids" (a name no schema parameter can
+ * have). Without it the filter map shrinks to one entry, costing nothing. An object built
+ * before the filter existed cannot filter: refused, never silently unfiltered. */
+static eunomia_status apply_container_filter(struct eunomia_bpf *bpf, const json_t *config, char *err,
+                                             size_t err_size)
+{
+    const json_t *ids = json_object_get(config, "_cgroup_ids");
+    struct bpf_map *map = bpf_object__find_map_by_name(bpf->obj, "eunomia_cgroups");
+    if (!ids) {
+        if (map)
+            bpf_map__set_max_entries(map, 1);
+        return EUNOMIA_OK;
+    }
+    size_t n = json_is_array(ids) ? json_array_size(ids) : 0;
+    if (n == 0)
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "_cgroup_ids: expected a non-empty array of cgroup ids");
+    if (!map)
+        FAIL(EUNOMIA_ERR_BPF, "this plugin's BPF object has no container filter (built before ABI 1.4's eunomia.bpf.h)");
+    if (n > bpf_map__max_entries(map))
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "the container has %zu cgroups; the filter holds at most %u", n,
+             bpf_map__max_entries(map));
+    bpf->cgroup_ids = calloc(n, sizeof(*bpf->cgroup_ids));
+    if (!bpf->cgroup_ids)
+        FAIL(EUNOMIA_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(ids, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "_cgroup_ids[%zu]: expected a cgroup id (a positive integer)", i);
+        bpf->cgroup_ids[i] = (uint64_t)json_integer_value(v);
+    }
+    bpf->n_cgroup_ids = n;
+    uint8_t on = 1;
+    return eunomia_bpf_set_const(bpf, "eunomia_targ_cgroups", &on, sizeof(on), err, err_size);
+}
+
+/* Writes the container filter's cgroups into the loaded object's map. */
+static eunomia_status fill_container_filter(struct eunomia_bpf *bpf, char *err, size_t err_size)
+{
+    if (!bpf->n_cgroup_ids)
+        return EUNOMIA_OK;
+    int fd = bpf_map__fd(bpf_object__find_map_by_name(bpf->obj, "eunomia_cgroups"));
+    uint8_t one = 1;
+    for (size_t i = 0; i < bpf->n_cgroup_ids; i++) {
+        if (bpf_map_update_elem(fd, &bpf->cgroup_ids[i], &one, BPF_ANY))
+            FAIL(EUNOMIA_ERR_BPF, "cannot fill the container filter: %s", strerror(errno));
+    }
+    return EUNOMIA_OK;
+}
+
 static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config, char *err, size_t err_size)
 {
     eunomia_status rc;
@@ -93,6 +145,9 @@ static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config
         (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_tid", &tid, sizeof(tid), err, err_size)) ||
         (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_uid", &uid, sizeof(uid), err, err_size)) ||
         (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_comm", comm, sizeof(comm), err, err_size)))
+        return rc;
+
+    if ((rc = apply_container_filter(bpf, config, err, err_size)))
         return rc;
 
     long long interval = eunomia_config_int(config, "interval", 0);
@@ -361,6 +416,9 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
     if (e)
         FAIL(EUNOMIA_ERR_BPF, "loading BPF programs failed: %s (run with --log-level debug for the verifier log)",
              strerror(-e));
+    eunomia_status filled = fill_container_filter(bpf, err, err_size);
+    if (filled != EUNOMIA_OK)
+        return filled;
     size_t n = 0;
     struct bpf_program *prog;
     bpf_object__for_each_program(prog, bpf->obj) n++;
@@ -510,6 +568,7 @@ void eunomia_bpf_destroy(eunomia_instance *inst)
     bpf_object__close(bpf->obj);
     if (bpf->free_user && bpf->user)
         bpf->free_user(bpf->user);
+    free(bpf->cgroup_ids);
     free(bpf);
 }
 

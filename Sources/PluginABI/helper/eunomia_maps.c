@@ -193,7 +193,7 @@ static bool per_instance_map(const struct bpf_map *map)
 {
     const char *name = bpf_map__name(map);
     return bpf_map__is_internal(map) || strcmp(name, "events") == 0 || strcmp(name, "eunomia_lost") == 0 ||
-           strcmp(name, "eunomia_wakeup") == 0;
+           strcmp(name, "eunomia_wakeup") == 0 || strcmp(name, "eunomia_cgroups") == 0;
 }
 
 static const char *map_type_name(uint32_t type)
