@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "EunomiaRuntime",
             dependencies: [
-                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "PluginABI", "CHostSupport",
+                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaContainers", "PluginABI", "CHostSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Host/Runtime",

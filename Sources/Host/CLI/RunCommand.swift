@@ -14,10 +14,13 @@ struct Run: ParsableCommand {
             Examples:
               eunomia run opensnoop                          all opens, as a table
               eunomia run opensnoop --pid 1234 -o json       one process, JSON lines
+              eunomia run execsnoop --container web          one container (id, prefix or name)
               eunomia run opensnoop@0.1.0 --param failed     only failed opens, pinned version
               eunomia run opensnoop --duration 10 -o csv > opens.csv
               eunomia run syscount --interval 5              top syscalls every 5 s
               eunomia run profile --pid 1234 --duration 30 --folded > stacks.folded
+
+            Records of a task in a container name it: a CONTAINER column in tables (from the first such record on), a "container" object in JSON, container and pod columns in CSV.
 
             Aggregating trackers (syscount, biolatency, memleak, profile, ...) print a report every --interval seconds and a final one when stopped (Ctrl-C or --duration).
             """)
@@ -38,6 +41,9 @@ struct Run: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Trace only this command name (the plugin's comm parameter).")
     var comm: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Trace only this container: its id, a unique prefix of its id (at least 4 hex digits) or its name (the plugin's container parameter). Filtered in the kernel by the container's cgroups.", valueName: "id|name"))
+    var container: String?
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table, json (one object per line), csv, or folded (stacks as 'comm;outer;...;inner count' lines for flame graphs).")
     var format: OutputFormat = .table
@@ -60,6 +66,7 @@ struct Run: ParsableCommand {
             var assignments = params
             if let pid { assignments.append("pid=\(pid)") }
             if let comm { assignments.append("comm=\(comm)") }
+            if let container { assignments.append("\(ContainerFilter.parameter)=\(container)") }
             if let interval { assignments.append("interval=\(interval)") }
             let parameters = try ResolvedParameters(schema: installed.schema, assignments: assignments)
             // SIGPIPE ignored: a closed stdout shows up as a failed write, and the run ends.

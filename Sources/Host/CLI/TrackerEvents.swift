@@ -61,17 +61,30 @@ final class LinePrinter: @unchecked Sendable {
     }
 
     private func tableLine(_ line: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              !object.values.contains(where: { $0 is [Any] || $0 is [String: Any] }) else {
+        guard var object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             return TerminalText.sanitized(line)
         }
-        var header = ""
+        // The container a record came from is a column of its id, as `eunomia run` shows it.
+        if let container = object["container"] as? [String: Any] { object["container"] = container["id"] as? String ?? "?" }
+        guard !object.values.contains(where: { $0 is [Any] || $0 is [String: Any] }) else {
+            return TerminalText.sanitized(line)
+        }
+        var newHeader = false
         if columns == nil {
-            let keys = LinePrinter.keysInOrder(line).filter { object[$0] != nil }
+            let keys = LinePrinter.keysInOrder(line).filter { object[$0] != nil && $0 != "container" }
             columns = keys
             widths = keys.map { max($0.count, 6) }
-            header = zip(keys, widths).map { $0.0.uppercased().padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: " ") + "\n"
+            newHeader = true
         }
+        // The first record from a container brings its column, first, under a new header.
+        if object["container"] != nil, columns?.first != "container" {
+            columns = ["container"] + (columns ?? [])
+            widths = [12] + widths
+            newHeader = true
+        }
+        let header = !newHeader ? "" : zip(columns ?? [], widths).map {
+            $0.0.uppercased().padding(toLength: $0.1, withPad: " ", startingAt: 0)
+        }.joined(separator: " ") + "\n"
         let cells = (columns ?? []).enumerated().map { i, key -> String in
             let text: String
             switch object[key] {

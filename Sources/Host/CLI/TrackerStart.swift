@@ -19,10 +19,14 @@ struct TrackerStart: AsyncParsableCommand {
     @Option(name: .customLong("param"), help: ArgumentHelp("Set a plugin parameter; a bare KEY sets a boolean to true. Repeatable.", valueName: "key=value"))
     var params: [String] = []
 
+    @Option(help: ArgumentHelp("Trace only this container: its id, a unique id prefix (at least 4 hex digits) or its name (the plugin's container parameter, filtered in the kernel).", valueName: "id|name"))
+    var container: String?
+
     func run() async throws {
         try await reportingErrorsAsync {
             // Sent as strings: the server parses each against the plugin's schema, as `run --param` does.
             var object: [String: Any] = [:]
+            if let container { object[ContainerFilter.parameter] = container }
             for p in params {
                 let parts = p.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 object[parts[0]] = parts.count == 2 ? parts[1] : "true"

@@ -10,7 +10,7 @@ public final class ContainerCache: @unchecked Sendable {
     private var entries: [UInt64: ContainerInfo?] = [:]
     private var order: [UInt64] = []
     private var head = 0
-    private let paths: CgroupPaths?
+    let paths: CgroupPaths?
     let state: ContainerState
     /// Where runtime state files are read for new containers, off the record path.
     let enrichment = DispatchQueue(label: "eunomia.containers")

@@ -334,7 +334,7 @@ enum OpenAPIDocument {
           "plugin": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}(@.{1,128})?$", "description": "NAME, NAME@VERSION, NAME@^1.2, NAME@~1.2 or NAME@latest" },
           "params": {
             "type": "object", "nullable": true, "maxProperties": 64,
-            "description": "Parameter names are [a-z_][a-z0-9_]{0,63}; each value is checked against the plugin's schema",
+            "description": "Parameter names are [a-z_][a-z0-9_]{0,63}; each value is checked against the plugin's schema. container (a container id, id prefix or name) filters in the kernel by its cgroups",
             "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "integer" }, { "type": "boolean" }] }
           }
         }

@@ -19,9 +19,9 @@ final class OutputPump: @unchecked Sendable {
         }
     }
 
-    init(name: String, sink: OutputSink, tracker: RunningTracker, queueBytes: Int) {
+    init(name: String, sink: OutputSink, tracker: RunningTracker, queueBytes: Int, containers: ContainerDirectory? = nil) {
         self.name = name
-        subscriber = StreamSubscriber(format: .json, limitBytes: queueBytes)
+        subscriber = StreamSubscriber(format: .json, limitBytes: queueBytes, containers: containers)
         tracker.router.add(subscriber, name: name)
         let subscriber = self.subscriber
         let queue = DispatchQueue(label: "eunomia.output.\(name)")

@@ -84,6 +84,7 @@ public final class TrackerManager: @unchecked Sendable {
         self.logger = logger
         loop = try EventLoop(logger: logger)
         loop.startThread()
+        containers.prime()
         if let why = bpfStats.failure {
             logger.warning("BPF statistics are off (\(why)): trackers' kernel cost reads 0")
         }
@@ -150,6 +151,7 @@ public final class TrackerManager: @unchecked Sendable {
         do {
             for o in spec.outputs { sinks.append((o.description, try OutputPump.sink(for: o, trackerID: spec.id, logger: logger))) }
             running = try RunningTracker(id: spec.id, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+            if let found = running.container { containers.remember(found) }
         } catch {
             for (_, s) in sinks { s.close() }
             let e = TrackerManager.mapped(error)
@@ -165,7 +167,7 @@ public final class TrackerManager: @unchecked Sendable {
         }
         let managed = ManagedTracker(id: spec.id, origin: origin, spec: spec)
         managed.running = running
-        managed.outputs = sinks.map { OutputPump(name: $0.0, sink: $0.1, tracker: running, queueBytes: limits.streamQueueKB << 10) }
+        managed.outputs = sinks.map { OutputPump(name: $0.0, sink: $0.1, tracker: running, queueBytes: limits.streamQueueKB << 10, containers: containers) }
         lock.lock()
         pending[spec.id] = nil
         let shuttingDown = closed
@@ -358,7 +360,7 @@ public final class TrackerManager: @unchecked Sendable {
         }
         streamCount += 1
         t.streams += 1
-        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10)
+        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10, containers: containers)
         running.router.add(subscriber, name: "stream-\(streamCount)")
         let router = running.router
         let box = UncheckedBox(subscriber)

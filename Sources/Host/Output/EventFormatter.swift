@@ -92,6 +92,10 @@ public final class EventFormatter: RecordSink {
     let symbolizer: StackSymbolizer?
     /// Container fields for records with a cgroup id, when the host resolves containers.
     let containers: ContainerColumns?
+    /// A table gains its CONTAINER column (first, with a new header line) at the first record
+    /// from a container: a host with none keeps libbpf-tools' columns.
+    private var containerColumn = false
+    static let containerCell = Column(field: -1, width: 12, right: false)
 
     struct ValueNames {
         let names: [Int64: FieldPlan.Name]
@@ -258,6 +262,19 @@ public final class EventFormatter: RecordSink {
     }
 
     func writeTableRow(_ layout: Layout, _ bytes: UnsafeRawBufferPointer) {
+        if let containers, let at = layout.cgroupOffset, at + 8 <= bytes.count {
+            let cgroup = loadInteger(at, .u64, bytes)
+            if !containerColumn && containers.isContainer(cgroupID: cgroup) {
+                containerColumn = true
+                writeColumnHeaders(layout)
+            }
+            if containerColumn {
+                let start = output.count, wide = output.wideBytes
+                containers.appendTable(cgroupID: cgroup, to: output)
+                align(from: start, wide: wide, Self.containerCell)
+                output.append(UInt8(ascii: " "))
+            }
+        }
         for (i, c) in layout.columns.enumerated() {
             if i > 0 { output.append(UInt8(ascii: " ")) }
             let start = output.count, wide = output.wideBytes
@@ -295,6 +312,12 @@ public final class EventFormatter: RecordSink {
 
     /// The header line of a table (events at the start, report rows with each report).
     func writeColumnHeaders(_ layout: Layout) {
+        if containerColumn && layout.cgroupOffset != nil {
+            let start = output.count, wide = output.wideBytes
+            output.append(StaticString("CONTAINER"))
+            align(from: start, wide: wide, Self.containerCell)
+            output.append(UInt8(ascii: " "))
+        }
         for (i, c) in layout.columns.enumerated() {
             if i > 0 { output.append(UInt8(ascii: " ")) }
             let start = output.count, wide = output.wideBytes

@@ -13,7 +13,7 @@ public final class StreamSubscriber: RecordSubscriber, @unchecked Sendable {
     private var droppedSinceFlush: UInt64 = 0
     private var droppedTotal: UInt64 = 0
 
-    public init(format: OutputFormat, limitBytes: Int) {
+    public init(format: OutputFormat, limitBytes: Int, containers: ContainerDirectory? = nil) {
         let queue = ChunkQueue(limitBytes: limitBytes)
         self.queue = queue
         // The writer runs when the buffer flushes: at batch ends and whenever it is half full.
@@ -23,7 +23,7 @@ public final class StreamSubscriber: RecordSubscriber, @unchecked Sendable {
             if !queue.push(Array(bytes)) { me.droppedSinceFlush += me.unsent }
             me.unsent = 0
             return true
-        })
+        }, containers: containers)
         owner = self
     }
 

@@ -45,11 +45,16 @@ public enum Runner {
             throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
         }
         let loop = try EventLoop(logger: logger)
-        // JSON and CSV name the container of every record that carries a cgroup id.
+        // Every record that carries a cgroup id names its container: a JSON object, CSV
+        // columns, a table's CONTAINER column.
         let carriesTask = plugin.schema.records.contains { $0.cgroupIDOffset != nil }
-        let containers = carriesTask && (format == .json || format == .csv) ? ContainerCache() : nil
+        let containers = carriesTask && format != .folded ? ContainerCache() : nil
         let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered, containers: containers)
         let tracker = try RunningTracker(id: plugin.name, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+        if let containers {
+            if let found = tracker.container { containers.remember(found) }
+            containers.prime()
+        }
         tracker.router.add(encoder, name: "output")
         started(loop)
 

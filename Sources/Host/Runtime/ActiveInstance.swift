@@ -1,4 +1,5 @@
 import CHostSupport
+import EunomiaContainers
 import EunomiaPackages
 import EunomiaRecords
 import EunomiaSchema
@@ -21,6 +22,8 @@ final class ActiveInstance: LoopSource {
     private(set) var failure: String?
     /// Kernel-side losses before this instance was retired or stopped.
     private(set) var finalStats: TrackerStats?
+    /// The container its BPF side admits alone (the `container` parameter), nil for all.
+    let container: ContainerLocator.Found?
 
     /// Verifies the build's files, loads its library through the verified descriptor and
     /// creates the instance (nothing is loaded into the kernel yet).
@@ -37,8 +40,12 @@ final class ActiveInstance: LoopSource {
         source = RecordSource(schema: plugin.schema, parameters: parameters, plugin: plugin.name, version: plugin.version,
                               build: plugin.buildID, generation: generation)
         gate = InstanceGate(router: router, source: source)
+        container = try ContainerFilter.resolve(parameters, schema: plugin.schema)
+        if let container {
+            logger.info("\(plugin.reference): only container \(container.container.runtime.rawValue) \(container.container.shortID) (\(container.cgroupIDs.count) cgroup\(container.cgroupIDs.count == 1 ? "" : "s")), filtered in the kernel")
+        }
         do {
-            instance = try PluginInstance(library: library, configJSON: parameters.configJSON(), bpfObject: plugin.bpfObjectURL,
+            instance = try PluginInstance(library: library, configJSON: parameters.configJSON(cgroupIDs: container?.cgroupIDs), bpfObject: plugin.bpfObjectURL,
                                           packageDirectory: plugin.directory, sink: gate, logger: logger)
         } catch let e as EunomiaError {
             throw EunomiaError(e.message, kind: .failed)

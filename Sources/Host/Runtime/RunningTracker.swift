@@ -1,4 +1,5 @@
 import CHostSupport
+import EunomiaContainers
 import EunomiaPackages
 import EunomiaRecords
 import EunomiaSchema
@@ -49,6 +50,8 @@ public final class RunningTracker: @unchecked Sendable {
 
     public var plugin: InstalledPlugin { stateLock.withLock { active.plugin } }
     public var parameters: ResolvedParameters { stateLock.withLock { active.parameters } }
+    /// The container its BPF side admits alone (the `container` parameter), nil for all.
+    public var container: ContainerLocator.Found? { stateLock.withLock { active.container } }
     public var swaps: Int { stateLock.withLock { swapCount } }
 
     public var state: TrackerState {

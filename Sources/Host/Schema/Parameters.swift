@@ -40,9 +40,11 @@ public struct ResolvedParameters: Equatable {
         return false
     }
 
-    /// The config object handed to the plugin's create.
-    public func configJSON() -> String {
-        let object = values.mapValues { $0.jsonObject }
+    /// The config object handed to the plugin's create; `cgroupIDs` are the container filter's
+    /// cgroups (ABI 1.4's `_cgroup_ids`, a name no parameter can have).
+    public func configJSON(cgroupIDs: [UInt64]? = nil) -> String {
+        var object = values.mapValues { $0.jsonObject }
+        if let cgroupIDs { object["_cgroup_ids"] = cgroupIDs.map { NSNumber(value: $0) } }
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
