@@ -108,11 +108,14 @@ public final class EventFormatter: RecordSink {
         let csvQuoted: Bool
     }
 
+    /// `containerColumn`: a table shows the CONTAINER column from its first header (every
+    /// record is a container's: the tracker is filtered to one).
     public init(schema: PluginSchema, parameters: ResolvedParameters, format: OutputFormat, output: OutputBuffer,
-                containers: ContainerDirectory? = nil) {
+                containers: ContainerDirectory? = nil, containerColumn: Bool = false) {
         self.format = format
         self.output = output
         self.containers = containers.map(ContainerColumns.init)
+        self.containerColumn = containerColumn && containers != nil
         var layouts: [Layout] = []
         var valueNames: [ValueNames] = []
         var bitNames: [BitNames] = []

@@ -15,6 +15,8 @@ public final class FormattingSubscriber: RecordSubscriber {
     private var headerSchema: PluginSchema?
     /// Container metadata for records that carry a cgroup id (nil: none written).
     let containers: ContainerDirectory?
+    /// Tables show the CONTAINER column from the start (a tracker filtered to one container).
+    public var containerColumn = false
     /// Records of retired sources that did not match their schema.
     private var retiredMalformed: UInt64 = 0
     private var retiredReports: UInt64 = 0
@@ -34,7 +36,7 @@ public final class FormattingSubscriber: RecordSubscriber {
     public func sourceStarted(_ source: RecordSource) {
         guard !formatters.contains(where: { $0.source === source }) else { return }
         let f = EventFormatter(schema: source.schema, parameters: source.parameters, format: format, output: output,
-                               containers: containers)
+                               containers: containers, containerColumn: containerColumn)
         formatters.append((source, f))
         if headerSchema != source.schema {
             headerSchema = source.schema

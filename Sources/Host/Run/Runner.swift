@@ -52,7 +52,10 @@ public enum Runner {
         let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered, containers: containers)
         let tracker = try RunningTracker(id: plugin.name, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
         if let containers {
-            if let found = tracker.container { containers.remember(found) }
+            if let found = tracker.container {
+                containers.remember(found)
+                encoder.containerColumn = true
+            }
             containers.prime()
         }
         tracker.router.add(encoder, name: "output")
