@@ -56,6 +56,27 @@ final class DecodingTests: XCTestCase {
         return (captured.text, f)
     }
 
+    /// Decimal digits written two at a time: every length, both edges of each.
+    func testDecimalsOfEveryLength() {
+        var values: [UInt64] = [0, UInt64.max]
+        var p: UInt64 = 1
+        for _ in 0..<19 {
+            p *= 10
+            values += [p - 1, p, p + 1, p / 2 + 7]
+        }
+        let out = OutputBuffer { _ in true }
+        for v in values {
+            out.reset()
+            out.appendDecimal(v)
+            XCTAssertEqual(String(decoding: out.contents, as: UTF8.self), String(v))
+        }
+        for v: Int64 in [Int64.min, -1, -10, -99, 0, Int64.max] {
+            out.reset()
+            out.appendDecimal(v)
+            XCTAssertEqual(String(decoding: out.contents, as: UTF8.self), String(v))
+        }
+    }
+
     func testTable() throws {
         let (text, _) = try render(.table, records: [record()])
         XCTAssertEqual(text, """

@@ -108,22 +108,40 @@ public final class OutputBuffer {
         count += n
     }
 
+    /// "00" to "99", back to back: two digits per division.
+    private static let digitPairs: StaticString = """
+        0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+        5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899
+        """
+
     func appendDecimal(_ value: UInt64) {
         reserve(20)
-        var v = value
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes of scratch
-        let n = withUnsafeMutableBytes(of: &tmp) { scratch -> Int in
-            var i = 24
-            repeat {
-                i -= 1
-                scratch[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
-                v /= 10
-            } while v != 0
-            let len = 24 - i
-            (storage + count).update(from: scratch.baseAddress!.assumingMemoryBound(to: UInt8.self) + i, count: len)
-            return len
+        // Digits from the right, two at a time, into their place: count them first.
+        var len = 1
+        var bound: UInt64 = 10
+        while value >= bound && len < 20 {
+            len += 1
+            if len == 20 { break }
+            bound &*= 10
         }
-        count += n
+        let pairs = Self.digitPairs.utf8Start
+        var v = value
+        var at = count + len
+        while v >= 100 {
+            let pair = Int(v % 100) &* 2
+            v /= 100
+            at -= 2
+            storage[at] = pairs[pair]
+            storage[at + 1] = pairs[pair + 1]
+        }
+        if v >= 10 {
+            let pair = Int(v) &* 2
+            storage[at - 2] = pairs[pair]
+            storage[at - 1] = pairs[pair + 1]
+        } else {
+            storage[at - 1] = UInt8(truncatingIfNeeded: v) &+ 0x30
+        }
+        count += len
     }
 
     func appendDecimal(_ value: Int64) {
