@@ -151,7 +151,8 @@ final class OomkillKernelTests: XCTestCase {
         let victimCgroup = try taskCgroup("victim", memory: memory)
         // On a unified host the trigger needs a cgroup of its own under the limit; on a hybrid
         // one it joins only the v1 memory cgroup and keeps the test process's cgroup v2.
-        let triggerCgroup = unified ? try taskCgroup("trigger", memory: memory) : ([memory + "/cgroup.procs"], try XCTUnwrap(ownCgroupID))
+        let triggerCgroup: (procs: [String], id: UInt64) =
+            unified ? try taskCgroup("trigger", memory: memory) : ([memory + "/cgroup.procs"], try XCTUnwrap(ownCgroupID))
         XCTAssertNotEqual(victimCgroup.id, triggerCgroup.id)
         let tracer = try harness.start()
         let ready = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-oom-ready-\(UUID().uuidString)").path
@@ -177,7 +178,7 @@ final class OomkillKernelTests: XCTestCase {
         let (victimPID, triggerPID) = (Int(victim.processIdentifier), Int(trigger.processIdentifier))
         let records = harness.collect(tracer) { $0["kpid"] as? Int == victimPID }
 
-        let kill = try XCTUnwrap(records.first { $0["kpid"] as? Int == victimPID }, "\(records)")
+        let kill = try XCTUnwrap(records.first(where: { $0["kpid"] as? Int == victimPID }), "\(records)")
         XCTAssertEqual(kill["kcomm"] as? String, "python3")
         XCTAssertEqual(kill["tpid"] as? Int, triggerPID, "the trigger ran the cgroup out of memory")
         XCTAssertEqual(kill["tcomm"] as? String, "tail")
