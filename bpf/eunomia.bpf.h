@@ -169,7 +169,9 @@ static __always_inline bool eunomia_task_allowed(void)
  * EUNOMIA_TASK_IDS declares the three members (flat, so the schema's layout check sees them),
  * eunomia_fill_task_ids(e) fills them, and the schema gives them the roles cgroup_id, mount_ns
  * and pid_ns. The host maps the cgroup id to a container (runtime, id, name, image, pod) with
- * no plugin-specific code. */
+ * no plugin-specific code. When the event runs in another task's context (the OOM killer, a
+ * softirq), fill them from the task the record is about with eunomia_task_ids_of(task, ...),
+ * or leave what is unknowable 0: the host names no container for cgroup id 0. */
 #define EUNOMIA_TASK_IDS \
     __u64 cgroup_id; /* bpf_get_current_cgroup_id(): the unified hierarchy's kernfs id */ \
     __u32 mount_ns;  /* inode of the task's mount namespace */ \
@@ -177,17 +179,35 @@ static __always_inline bool eunomia_task_allowed(void)
 
 #define eunomia_fill_task_ids(e) eunomia_task_ids(&(e)->cgroup_id, &(e)->mount_ns, &(e)->pid_ns)
 
-static __always_inline void eunomia_task_ids(__u64 *cgroup_id, __u32 *mount_ns, __u32 *pid_ns)
+/* The mount and pid namespace inodes of task t (any task: the current one, an OOM victim). */
+static __always_inline void eunomia_task_namespaces_of(struct task_struct *t, __u32 *mount_ns, __u32 *pid_ns)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    *cgroup_id = bpf_get_current_cgroup_id();
-    *mount_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    *mount_ns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
     /* The task's own pid namespace is its pid's deepest level (task_active_pid_ns). */
-    struct pid *pid = BPF_CORE_READ(task, thread_pid);
+    struct pid *pid = BPF_CORE_READ(t, thread_pid);
     unsigned int level = BPF_CORE_READ(pid, level);
     struct upid upid = {};
     bpf_core_read(&upid, sizeof(upid), &pid->numbers[level & 31]);
     *pid_ns = BPF_CORE_READ(upid.ns, ns.inum);
+}
+
+/* The cgroup v2 id (the unified hierarchy's kernfs id, what bpf_get_current_cgroup_id()
+ * returns for the current task) and the namespaces of task t, for a record about a task other
+ * than the one the event runs in: fill the EUNOMIA_TASK_IDS members with it. A task that
+ * has exited may have no nsproxy left: its namespaces read as 0 (unknown). */
+static __always_inline void eunomia_task_ids_of(struct task_struct *t, __u64 *cgroup_id, __u32 *mount_ns,
+                                                __u32 *pid_ns)
+{
+    *cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+    eunomia_task_namespaces_of(t, mount_ns, pid_ns);
+}
+
+/* The current task's: the cgroup id from the helper (cheaper than the pointer chase, and the
+ * value the container filter compares), the namespaces as eunomia_task_ids_of reads them. */
+static __always_inline void eunomia_task_ids(__u64 *cgroup_id, __u32 *mount_ns, __u32 *pid_ns)
+{
+    *cgroup_id = bpf_get_current_cgroup_id();
+    eunomia_task_namespaces_of((struct task_struct *)bpf_get_current_task(), mount_ns, pid_ns);
 }
 
 /* ---- Hot swap (ABI 1.2): two versions attached at once, each event delivered by one ----

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* oomkill: trace OOM kills through oom/mark_victim, which fires in the task that ran the
  * system (or a memory cgroup) out of memory, as the victim is chosen. Where kprobes work, a
- * kprobe on oom_kill_process adds what only the OOM context knows: its total pages. */
+ * kprobe on oom_kill_process adds what only the OOM context knows: its total pages.
+ *
+ * The record's cgroup id and namespaces are the victim's, not the current task's (the OOM
+ * killer runs in whichever task's allocation failed): from oc->chosen on the kprobe path; on
+ * the tracepoint alone, from the task bpf_task_from_pid finds for the tracepoint's pid. */
 #include "eunomia.bpf.h"
 
 /* Record id 0 in schema.json. */
@@ -19,12 +23,26 @@ struct event {
     __s32 oom_score_adj;
     char tcomm[TASK_COMM_LEN];
     char kcomm[TASK_COMM_LEN];
+    EUNOMIA_TASK_IDS; /* the victim's; 0 when it could not be found */
 };
 
 struct oom_context {
     __u64 pages;
     char comm[TASK_COMM_LEN]; /* for kernels whose mark_victim lacks comm */
+    __u32 kpid;               /* the victim's pid: the ids below are its */
+    __u32 pad;
+    __u64 cgroup_id;
+    __u32 mount_ns;
+    __u32 pid_ns;
 };
+
+/* Kernel 6.2+; resolved at load, 0 where the kernel lacks it (bpf_ksym_exists). */
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+
+/* Set by the plugin: look the victim up by pid in the tracepoint program (the kernel lets
+ * tracepoint programs call these kfuncs). */
+const volatile bool targ_victim_lookup = false;
 
 /* What the kprobe saw, per triggering thread, until mark_victim fires in the same thread. */
 struct {
@@ -50,6 +68,8 @@ int BPF_KPROBE(oom_kill_process_entry, struct oom_control *oc)
     struct oom_context c = { .pages = BPF_CORE_READ(oc, totalpages) };
     struct task_struct *victim = BPF_CORE_READ(oc, chosen);
     BPF_CORE_READ_STR_INTO(&c.comm, victim, comm);
+    c.kpid = BPF_CORE_READ(victim, pid);
+    eunomia_task_ids_of(victim, &c.cgroup_id, &c.mount_ns, &c.pid_ns);
     bpf_map_update_elem(&contexts, &tid, &c, BPF_ANY);
     return 0;
 }
@@ -73,10 +93,26 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
     bpf_get_current_comm(e->tcomm, sizeof(e->tcomm));
     e->kpid = ctx->pid;
     struct oom_context *c = bpf_map_lookup_elem(&contexts, &tid);
+    bool ids = false;
     if (c) {
         e->pages = c->pages;
         __builtin_memcpy(e->kcomm, c->comm, sizeof(e->kcomm));
+        if (c->kpid == (__u32)ctx->pid) {
+            e->cgroup_id = c->cgroup_id;
+            e->mount_ns = c->mount_ns;
+            e->pid_ns = c->pid_ns;
+            ids = true;
+        }
         bpf_map_delete_elem(&contexts, &tid);
+    }
+    /* Without the kprobe's context (no kprobes, or mark_victim from out_of_memory's own
+     * shortcut for a task already dying): the victim by its pid, still alive here. */
+    if (!ids && targ_victim_lookup && bpf_ksym_exists(bpf_task_from_pid)) {
+        struct task_struct *victim = bpf_task_from_pid(ctx->pid);
+        if (victim) {
+            eunomia_task_ids_of(victim, &e->cgroup_id, &e->mount_ns, &e->pid_ns);
+            bpf_task_release(victim);
+        }
     }
     /* The victim's comm and memory counters joined the tracepoint in 6.x, uid and pgtables later. */
     if (bpf_core_field_exists(ctx->__data_loc_comm)) {

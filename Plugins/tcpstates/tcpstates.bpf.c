@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tcpstates: TCP state changes, with the time spent in the previous state, from
- * sock/inet_sock_set_state. */
+ * sock/inet_sock_set_state.
+ *
+ * Most changes run in softirq or in whichever task touched the socket, so the record's cgroup
+ * id is the socket's, not the current task's: the cgroup v2 the socket was created in
+ * (sk->sk_cgrp_data, set by cgroup_sk_alloc; an accepted socket inherits the listener's). A
+ * socket has no mount or pid namespace: those stay 0 (unknown). */
 #include "eunomia.bpf.h"
 
 #define AF_INET 2
@@ -23,7 +28,20 @@ struct event {
     __u8 saddr[16]; /* IPv4 as ::ffff:a.b.c.d */
     __u8 daddr[16];
     char comm[TASK_COMM_LEN];
+    EUNOMIA_TASK_IDS; /* cgroup_id: the socket's; mount_ns, pid_ns: 0 */
 };
+
+/* The cgroup v2 id of the cgroup socket sk was created in, 0 when unknown. From 5.15
+ * struct sock_cgroup_data holds the cgroup pointer; before, a tagged u64 this does not read. */
+static __always_inline __u64 socket_cgroup_id(struct sock *sk)
+{
+    if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+        return 0;
+    struct cgroup *cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+    if (!cgrp)
+        return 0;
+    return BPF_CORE_READ(cgrp, kn, id);
+}
 
 const volatile __u16 targ_family = 0; /* 0: both */
 const volatile __u16 targ_sport = 0;
@@ -88,6 +106,9 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
         bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
     }
     bpf_get_current_comm(e->comm, sizeof(e->comm));
+    e->cgroup_id = socket_cgroup_id((struct sock *)ctx->skaddr);
+    e->mount_ns = 0;
+    e->pid_ns = 0;
     eunomia_output(e, sizeof(*e));
     if (ctx->newstate == 7 /* TCP_CLOSE */)
         bpf_map_delete_elem(&since, &sk);

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// cgroup id -> container (or none), bounded: at capacity the oldest entry makes room, so a
 /// host that churns through containers keeps a fixed footprint. Thread-safe; lookups never
@@ -14,7 +15,9 @@ public final class ContainerCache: @unchecked Sendable {
     let state: ContainerState
     /// Where runtime state files are read for new containers, off the record path.
     let enrichment = DispatchQueue(label: "eunomia.containers")
-    private var changes: UInt64 = 0
+    /// Written under the lock (with the change it counts), read without it: the encoders read
+    /// it on every record.
+    private let changes = Atomic<UInt64>(0)
 
     public init(capacity: Int = 4096, paths: CgroupPaths? = CgroupPaths(), state: ContainerState = ContainerState()) {
         self.capacity = max(1, capacity)
@@ -24,8 +27,10 @@ public final class ContainerCache: @unchecked Sendable {
 
     public var count: Int { lock.withLock { entries.count } }
 
-    /// Moves whenever an entry is added, replaced or dropped.
-    public var generation: UInt64 { lock.withLock { changes } }
+    /// Moves whenever an entry is added, replaced or dropped. Lock-free: a reader that sees the
+    /// new value and then looks up (under the lock) sees the change; one that sees the old value
+    /// sees the new one on its next read, so a rendered container is never kept stale.
+    public var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     /// What is known about the cgroup: .some(nil) for "no container", nil when not resolved yet.
     public func lookup(_ id: UInt64) -> ContainerInfo?? {
@@ -50,7 +55,7 @@ public final class ContainerCache: @unchecked Sendable {
     /// Forgets a cgroup (removed, or its container's state changed), so the next resolve reads it again.
     public func invalidate(_ id: UInt64) {
         lock.withLock {
-            if entries.removeValue(forKey: id) != nil { changes &+= 1 }
+            if entries.removeValue(forKey: id) != nil { changes.add(1, ordering: .releasing) }
         }
     }
 
@@ -58,7 +63,7 @@ public final class ContainerCache: @unchecked Sendable {
         lock.withLock {
             // A late enrichment for an entry evicted meanwhile is dropped, not re-added.
             if replacing && entries[id] == nil { return }
-            changes &+= 1
+            changes.add(1, ordering: .releasing)
             guard entries.updateValue(info, forKey: id) == nil else { return }
             if order.count < capacity {
                 order.append(id)
