@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import EunomiaContainers
 @testable import EunomiaDaemon
 @testable import EunomiaMetrics
 @testable import EunomiaRecords
@@ -56,6 +57,63 @@ final class PrometheusTests: XCTestCase {
             loadedPlugins: 1, stoppedMalformed: 0), as: UTF8.self)
         XCTAssertTrue(text.contains(#"eunomia_plugin_events_total{tracker="t1",plugin="opensnoop",comm="x\"\\\ny"} 2"#), text)
         XCTAssertTrue(text.contains("# TYPE eunomia_swap_duration_seconds histogram"), text)
+    }
+
+    /// A directory answering from a table the test fills: the counter's own logic, without the kernel.
+    final class TableDirectory: ContainerDirectory {
+        var table: [UInt64: ContainerSummary] = [:]
+        var generation: UInt64 = 0
+        var asked = 0
+        func container(cgroupID: UInt64) -> ContainerSummary? {
+            asked += 1
+            return table[cgroupID]
+        }
+    }
+
+    func record(comm: String, cgroup: UInt64, in source: RecordSource) -> [UInt8] {
+        var bytes = record(comm: comm, in: source)
+        let offset = source.schema.records[0].cgroupIDOffset!
+        for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: cgroup >> (8 * UInt64(i))) }
+        return bytes
+    }
+
+    /// The container label: host cgroups share one set, a container's set is named by its id
+    /// until its name is learnt, then by its name (at the next snapshot), and stays named once
+    /// the container is gone.
+    func testContainerLabelNamesLateAndHostCgroupsShareASet() throws {
+        let source = try opensnoopSource()
+        let directory = TableDirectory()
+        directory.table[100] = ContainerSummary(runtime: "docker", id: "0123456789ab")
+        let extra: [MetricLabel] = [ContainerLabel(directory: directory)]
+        XCTAssertTrue(LabelSetCounter.applies(to: source.schema, extra: extra))
+        let counter = LabelSetCounter(limit: 10, extra: extra)
+        counter.sourceStarted(source)
+        func consume(_ comm: String, _ cgroup: UInt64) {
+            record(comm: comm, cgroup: cgroup, in: source).withUnsafeBytes {
+                XCTAssertTrue(counter.consume(RecordView(source: source, recordID: 0, bytes: $0)))
+            }
+        }
+        // Three host cgroups (a service, a session, the root), one container.
+        for cgroup: UInt64 in [1, 7, 9, 100, 100, 7] { consume("sh", cgroup) }
+        func sets() -> [String: UInt64] {
+            Dictionary(counter.snapshot().map { s in
+                (s.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ","), s.count)
+            }, uniquingKeysWith: +)
+        }
+        XCTAssertEqual(sets(), ["comm=sh,container=": 4, "comm=sh,container=0123456789ab": 2])
+        XCTAssertEqual(counter.snapshot().count, 2, "the host's cgroups take one set, not three")
+        let asked = directory.asked
+        for _ in 0..<100 { consume("sh", 7) }
+        XCTAssertEqual(directory.asked, asked, "a cgroup seen before is not asked again on the event path")
+
+        // The runtime's state gave the name later.
+        directory.table[100]?.name = "web"
+        directory.generation += 1
+        XCTAssertEqual(sets(), ["comm=sh,container=": 104, "comm=sh,container=web": 2])
+        // The container is gone: its series keeps its name.
+        directory.table[100] = nil
+        directory.generation += 1
+        XCTAssertEqual(sets(), ["comm=sh,container=": 104, "comm=sh,container=web": 2])
     }
 
     func testSchemaMetricLabelIsChecked() throws {
@@ -218,14 +276,12 @@ final class PrometheusTests: XCTestCase {
         return UInt16(bigEndian: addr.sin_port)
     }
 
-    func testRealPrometheusScrapesTheServer() throws {
-        try setUpServer()
-        // Missing Prometheus fails: make install-deps installs Debian's package.
+    /// A real Prometheus scraping `server` every second over TCP with its token; its port.
+    func startPrometheus(scraping server: DaemonProcess) throws -> (process: LiveProcess, port: UInt16) {
+        // Missing Prometheus fails: make install-test-deps installs Debian's package.
         guard FileManager.default.isExecutableFile(atPath: PrometheusTests.prometheusBinary) else {
-            XCTFail("\(PrometheusTests.prometheusBinary) is missing: make install-deps (apt-get install prometheus)")
-            return
+            throw TestSupport.TestFailure("\(PrometheusTests.prometheusBinary) is missing: make install-test-deps (apt-get install prometheus)")
         }
-        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
         let serverPort = try XCTUnwrap(server.port)
         let tokenFile = dir.appendingPathComponent("scrape.token").path
         try server.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
@@ -250,31 +306,93 @@ final class PrometheusTests: XCTestCase {
             "--config.file=\(configFile)", "--storage.tsdb.path=\(dir.appendingPathComponent("tsdb").path)",
             "--web.listen-address=127.0.0.1:\(promPort)",
         ], environment: [:])
+        guard prometheus.wait(upTo: 60, until: { prometheus.stderr.contains("Server is ready to receive web requests") }) else {
+            _ = prometheus.interruptAndWait()
+            throw TestSupport.TestFailure("Prometheus never came up: \(prometheus.stderr.suffix(2000))")
+        }
+        return (prometheus, promPort)
+    }
+
+    /// Polls Prometheus until `promql` gives a value > 0 (running `act` before each try); the value.
+    func poll(_ promPort: UInt16, _ promql: String, seconds: Double = 60, act: () throws -> Void = {}) throws -> Double {
+        let deadline = Date().addingTimeInterval(seconds)
+        var lastError: String?
+        var last: [[String: Any]] = []
+        while Date() < deadline {
+            try act()
+            let (result, error) = try query(promPort, promql)
+            lastError = error
+            last = result
+            if let v = ((result.first?["value"] as? [Any])?.last as? String).flatMap(Double.init), v > 0 { return v }
+            usleep(500_000)
+        }
+        let targets = (try? HTTPTarget(address: .tcp(promPort)).request("GET", "/api/v1/targets").text) ?? ""
+        XCTFail("Prometheus never saw \(promql) > 0 (\(lastError ?? "no error"), last \(last)); targets: \(targets.prefix(1500))")
+        return 0
+    }
+
+    /// A process in a cgroup named as docker names its containers (cgroup v1's /docker/<id>,
+    /// here under a parent of the test's own in the cgroup2 mount) opens files: the server
+    /// counts its events with container="<12 hex>", and Prometheus sees the series.
+    func testContainerLabelOnARealCgroup() throws {
+        try setUpServer()
+        let paths = try XCTUnwrap(CgroupPaths(), "no cgroup2 mount")
+        let parent = paths.mountPoint + "/eunomia-prom-\(getpid())"
+        let id = (0..<4).map { _ in String(format: "%016llx", UInt64.random(in: 0...UInt64.max)) }.joined()
+        let cgroup = parent + "/docker/" + id
+        var made: [String] = []
+        defer { for d in made.reversed() { rmdir(d) } }
+        for d in [parent, parent + "/docker", cgroup] {
+            XCTAssertEqual(mkdir(d, 0o755), 0, "\(d): \(String(cString: strerror(errno)))")
+            made.append(d)
+        }
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
         defer { _ = prometheus.interruptAndWait() }
-        XCTAssertTrue(prometheus.wait(upTo: 60) { prometheus.stderr.contains("Server is ready to receive web requests") },
-                      "Prometheus never came up: \(prometheus.stderr.suffix(2000))")
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
+        XCTAssertEqual(start.status, 201, start.text)
+        let (name, path) = try uniqueCommand()
+        func openInside() throws {
+            let r = try TestSupport.run("/bin/sh", ["-c", "echo $$ > \(cgroup)/cgroup.procs && exec \(path) /etc/hostname"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let short = String(id.prefix(12))
+        let series = #"eunomia_plugin_events_total{tracker="opens",plugin="opensnoop",comm="\#(name)",container="\#(short)"} "#
+        var body = ""
+        for _ in 0..<100 {
+            try openInside()
+            body = try server.unix.request("GET", "/metrics").text
+            if body.contains(series) { break }
+            usleep(100_000)
+        }
+        let count = try XCTUnwrap(value(body, series), "no \(series) in \(body.split(separator: "\n").filter { $0.contains("plugin_events") })")
+        XCTAssertGreaterThan(count, 0)
+        // The same command outside the container counts under container="".
+        try runCommand(path)
+        let host = #"eunomia_plugin_events_total{tracker="opens",plugin="opensnoop",comm="\#(name)",container=""} "#
+        for _ in 0..<100 {
+            body = try server.unix.request("GET", "/metrics").text
+            if body.contains(host) { break }
+            usleep(100_000)
+        }
+        XCTAssertGreaterThan(value(body, host) ?? 0, 0, "no \(host) in \(body)")
+        let v = try poll(promPort, "eunomia_plugin_events_total{tracker=\"opens\",comm=\"\(name)\",container=\"\(short)\"}")
+        XCTAssertGreaterThan(v, 0)
+        // Stop before the cgroups are removed (the server holds nothing in them, but be tidy).
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
+    func testRealPrometheusScrapesTheServer() throws {
+        try setUpServer()
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
+        defer { _ = prometheus.interruptAndWait() }
 
         let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
         XCTAssertEqual(start.status, 201, start.text)
         let (name, path) = try uniqueCommand()
         let promql = "eunomia_plugin_events_total{tracker=\"opens\",comm=\"\(name)\"}"
-        var value = 0.0
-        let deadline = Date().addingTimeInterval(60)
-        var lastError: String?
-        while Date() < deadline {
-            try runCommand(path)
-            let (result, error) = try query(promPort, promql)
-            lastError = error
-            if let v = ((result.first?["value"] as? [Any])?.last as? String).flatMap(Double.init), v > 0 {
-                value = v
-                break
-            }
-            usleep(500_000)
-        }
-        if value == 0 {
-            let targets = (try? HTTPTarget(address: .tcp(promPort)).request("GET", "/api/v1/targets").text) ?? ""
-            XCTFail("Prometheus never saw \(promql) (\(lastError ?? "no error")); targets: \(targets.prefix(1500))")
-        }
+        _ = try poll(promPort, promql) { try runCommand(path) }
         let up = try query(promPort, "up{job=\"eunomia\"}")
         XCTAssertEqual((up.result.first?["value"] as? [Any])?.last as? String, "1", "the scrape is not up: \(up)")
 

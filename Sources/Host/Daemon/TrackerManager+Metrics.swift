@@ -7,10 +7,13 @@ import Foundation
 extension TrackerManager {
     /// Hangs a label counter on the tracker's router when its build's schema marks metric
     /// labels and it has none yet (at start, or after a swap to a build that marks some).
+    /// Records that carry a cgroup id are also counted by container (ContainerLabel, named
+    /// from the manager's one container cache).
     func attachLabelCounter(_ t: ManagedTracker, _ running: RunningTracker) {
-        guard limits.maxLabelSets > 0, LabelSetCounter.applies(to: running.plugin.schema) else { return }
+        let extra: [MetricLabel] = [ContainerLabel(directory: containers)]
+        guard limits.maxLabelSets > 0, LabelSetCounter.applies(to: running.plugin.schema, extra: extra) else { return }
         lock.lock()
-        let counter: LabelSetCounter? = t.labels == nil ? LabelSetCounter(limit: limits.maxLabelSets) : nil
+        let counter: LabelSetCounter? = t.labels == nil ? LabelSetCounter(limit: limits.maxLabelSets, extra: extra) : nil
         if let counter { t.labels = counter }
         lock.unlock()
         if let counter { running.router.add(counter, name: "metrics") }
