@@ -116,6 +116,61 @@ final class PrometheusTests: XCTestCase {
         XCTAssertEqual(sets(), ["comm=sh,container=": 104, "comm=sh,container=web": 2])
     }
 
+    /// A runqlat report record (id 0) whose slot i holds counts[i].
+    func histogramRecord(_ counts: [UInt32]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 124)
+        for (i, c) in counts.enumerated() {
+            for b in 0..<4 { bytes[20 + 4 * i + b] = UInt8(truncatingIfNeeded: c >> (8 * UInt32(b))) }
+        }
+        return bytes
+    }
+
+    /// Per-interval reports add up; cumulative reports add their difference; the exposition's
+    /// buckets are cumulative with _count the +Inf bucket. Also what recording costs.
+    func testHistogramCollectorAccumulatesReports() throws {
+        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/runqlat/schema.json")
+        let schema = try PluginSchema.decode(Data(contentsOf: url), source: "runqlat/schema.json")
+        XCTAssertTrue(HistogramCollector.applies(to: schema))
+        for cumulative in [false, true] {
+            let source = RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: cumulative ? ["cumulative"] : []),
+                                      plugin: "runqlat", version: schema.version, build: "test", generation: 0)
+            let exporter = MetricsExporter()
+            let collector = HistogramCollector(trackerID: "rq", limit: 10, registry: exporter.histograms)
+            collector.sourceStarted(source)
+            func report(_ counts: [UInt32]) {
+                histogramRecord(counts).withUnsafeBytes { XCTAssertTrue(collector.consume(RecordView(source: source, recordID: 0, bytes: $0))) }
+                collector.endReport(source: source, timestampNs: 0)
+            }
+            // Slot 0 (0-1), slot 2 (4-7), slot 5 (32-63).
+            report([3, 0, 2])
+            if cumulative { report([3, 0, 2, 0, 0, 4]) } else { report([0, 0, 0, 0, 0, 4]) }
+            XCTAssertEqual(collector.record(collector.take()), 9)
+            if cumulative { report([4, 0, 2, 0, 0, 4]) } else { report([1]) }
+            XCTAssertEqual(collector.record(collector.take()), 1, "only what the last report added")
+            let text = String(decoding: exporter.render(trackers: [], loadedPlugins: 0, stoppedMalformed: 0), as: UTF8.self)
+            let name = "eunomia_plugin_histogram_microseconds"
+            let l = #"tracker="rq",plugin="runqlat""#
+            for (le, n) in [("1.0", 4), ("3.0", 4), ("7.0", 6), ("15.0", 6), ("31.0", 6), ("63.0", 10), ("4294967295.0", 10), ("+Inf", 10)] {
+                XCTAssertTrue(text.contains("\(name)_bucket{\(l),le=\"\(le)\"} \(n)\n"), "cumulative \(cumulative): le \(le) is not \(n): \(text)")
+            }
+            XCTAssertTrue(text.contains("\(name)_count{\(l)} 10\n"), text)
+            // Slot midpoints: 4 x 0.5 + 2 x 5.5 + 4 x 47.5.
+            XCTAssertTrue(text.contains("\(name)_sum{\(l)} 203.0\n"), text)
+            XCTAssertTrue(text.contains("# TYPE \(name) histogram"), text)
+        }
+        // What a scrape pays per observation.
+        let source = RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []),
+                                  plugin: "runqlat", version: schema.version, build: "test", generation: 0)
+        let collector = HistogramCollector(trackerID: "rq", limit: 10, registry: MetricsExporter().histograms)
+        collector.sourceStarted(source)
+        histogramRecord([UInt32](repeating: 40_000, count: 25)).withUnsafeBytes {
+            _ = collector.consume(RecordView(source: source, recordID: 0, bytes: $0))
+        }
+        let start = Date()
+        XCTAssertEqual(collector.record(collector.take()), 1_000_000)
+        print("HistogramCollector: 1000000 observations recorded in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
+    }
+
     func testSchemaMetricLabelIsChecked() throws {
         let url = TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")
         let text = try String(contentsOf: url, encoding: .utf8)
@@ -380,6 +435,73 @@ final class PrometheusTests: XCTestCase {
         XCTAssertGreaterThan(v, 0)
         // Stop before the cgroups are removed (the server holds nothing in them, but be tidy).
         XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
+    /// The series of one histogram in `body`: its buckets (le, count) in order, _sum, _count.
+    func histogram(_ body: String, _ name: String, _ labels: String) -> (buckets: [(String, Double)], sum: Double?, count: Double?) {
+        var buckets: [(String, Double)] = []
+        for line in body.split(separator: "\n") where line.hasPrefix("\(name)_bucket{\(labels),le=\"") {
+            let rest = line.dropFirst("\(name)_bucket{\(labels),le=\"".count)
+            let le = String(rest.prefix { $0 != "\"" })
+            if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { buckets.append((le, v)) }
+        }
+        return (buckets, value(body, "\(name)_sum{\(labels)} "), value(body, "\(name)_count{\(labels)} "))
+    }
+
+    /// runqlat in the server with interval=1 (the plugin clears its map at each report): the
+    /// exposition is a real Prometheus histogram, cumulative across reports, its buckets
+    /// non-decreasing and _count the +Inf bucket; the real Prometheus answers histogram_quantile.
+    func testHistogramReportsAreCumulativePrometheusHistograms() throws {
+        try setUpServer()
+        let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.package("runqlat").path], store: store)
+        XCTAssertEqual(install.status, 0, install.stderr)
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
+        defer { _ = prometheus.interruptAndWait() }
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "rq", "plugin": "runqlat", "params": ["interval": 1]])
+        XCTAssertEqual(start.status, 201, start.text)
+        let name = "eunomia_plugin_histogram_microseconds"
+        let labels = #"tracker="rq",plugin="runqlat""#
+        // Wake-ups to measure: a few short sleeps in a shell loop.
+        func load() throws { _ = try TestSupport.run("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.01; done"]) }
+        var first: (buckets: [(String, Double)], sum: Double?, count: Double?) = ([], nil, nil)
+        for _ in 0..<100 {
+            try load()
+            first = histogram(try server.unix.request("GET", "/metrics").text, name, labels)
+            if (first.count ?? 0) > 0 { break }
+            usleep(200_000)
+        }
+        let firstCount = try XCTUnwrap(first.count, "no \(name)_count{\(labels)}")
+        XCTAssertGreaterThan(firstCount, 0)
+        // A later report (each is one interval's counts) adds to the first.
+        var second = first
+        for _ in 0..<100 {
+            try load()
+            usleep(200_000)
+            second = histogram(try server.unix.request("GET", "/metrics").text, name, labels)
+            if (second.count ?? 0) > firstCount { break }
+        }
+        let body = try server.unix.request("GET", "/metrics").text
+        XCTAssertTrue(body.contains("# TYPE \(name) histogram"), body)
+        let last = histogram(body, name, labels)
+        let count = try XCTUnwrap(last.count)
+        XCTAssertGreaterThan(count, firstCount, "a second report added nothing: \(first) then \(last)")
+        XCTAssertEqual(last.buckets.count, HistogramCollector.buckets.count + 1, "\(last.buckets)")
+        XCTAssertEqual(last.buckets.first?.0, "1.0")
+        XCTAssertEqual(last.buckets.dropLast().last?.0, "4294967295.0")
+        XCTAssertEqual(last.buckets.last?.0, "+Inf")
+        XCTAssertEqual(last.buckets.last?.1, count, "_count is the +Inf bucket")
+        for (a, b) in zip(last.buckets, last.buckets.dropFirst()) { XCTAssertLessThanOrEqual(a.1, b.1, "buckets decrease: \(last.buckets)") }
+        // Cumulative across reports: no bucket went down since the first scrape.
+        for (a, b) in zip(first.buckets, last.buckets) { XCTAssertLessThanOrEqual(a.1, b.1, "bucket \(a.0) went down: \(first) then \(last)") }
+        XCTAssertGreaterThan(last.sum ?? 0, 0)
+        // The real Prometheus: a median of the run-queue latency, in microseconds.
+        let p50 = try poll(promPort, "histogram_quantile(0.5, sum by (le) (\(name)_bucket{tracker=\"rq\"}))") { try load() }
+        XCTAssertGreaterThan(p50, 0)
+        XCTAssertLessThan(p50, 4294967295)
+        // Stopped, the tracker's histograms leave the exposition.
+        XCTAssertEqual(try server.unix.request("DELETE", "/api/v1/trackers/rq").status, 200)
+        XCTAssertFalse(try server.unix.request("GET", "/metrics").text.contains("\(name)_count{\(labels)}"))
     }
 
     func testRealPrometheusScrapesTheServer() throws {
