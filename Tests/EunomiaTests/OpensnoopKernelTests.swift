@@ -71,6 +71,17 @@ final class OpensnoopKernelTests: XCTestCase {
         XCTAssertEqual(failed.err, Int(ENOENT))
         XCTAssertTrue(tracer.stderr.contains("opensnoop@0.1.0: "), tracer.stderr)
         XCTAssertTrue(tracer.stderr.contains(" 0 lost"), tracer.stderr)
+        // The kernel's side (BPF statistics on for the run): ", kernel N runs, M ns/run", N > 0
+        // (the test's own two opens ran the entry and exit programs at least twice each).
+        let summary = try XCTUnwrap(tracer.stderr.split(separator: "\n").last { $0.hasPrefix("opensnoop@0.1.0: ") }, tracer.stderr)
+        let kernel = try XCTUnwrap(summary.range(of: ", kernel "), "no kernel cost in \(summary)")
+        let words = summary[kernel.upperBound...].split(separator: " ")
+        XCTAssertGreaterThanOrEqual(words.count, 4, String(summary))
+        let runs = try XCTUnwrap(UInt64(words[0]), String(summary))
+        XCTAssertGreaterThanOrEqual(runs, 4, String(summary))
+        XCTAssertEqual(words[1], "runs,", String(summary))
+        XCTAssertGreaterThan(UInt64(words[2]) ?? 0, 0, String(summary))
+        XCTAssertEqual(words[3], "ns/run", String(summary))
     }
 
     func testPidFilterExcludesOtherProcesses() throws {

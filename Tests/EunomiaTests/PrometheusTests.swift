@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import EunomiaContainers
 @testable import EunomiaDaemon
 @testable import EunomiaMetrics
 @testable import EunomiaRecords
@@ -56,6 +57,118 @@ final class PrometheusTests: XCTestCase {
             loadedPlugins: 1, stoppedMalformed: 0), as: UTF8.self)
         XCTAssertTrue(text.contains(#"eunomia_plugin_events_total{tracker="t1",plugin="opensnoop",comm="x\"\\\ny"} 2"#), text)
         XCTAssertTrue(text.contains("# TYPE eunomia_swap_duration_seconds histogram"), text)
+    }
+
+    /// A directory answering from a table the test fills: the counter's own logic, without the kernel.
+    final class TableDirectory: ContainerDirectory {
+        var table: [UInt64: ContainerSummary] = [:]
+        var generation: UInt64 = 0
+        var asked = 0
+        func container(cgroupID: UInt64) -> ContainerSummary? {
+            asked += 1
+            return table[cgroupID]
+        }
+    }
+
+    func record(comm: String, cgroup: UInt64, in source: RecordSource) -> [UInt8] {
+        var bytes = record(comm: comm, in: source)
+        let offset = source.schema.records[0].cgroupIDOffset!
+        for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: cgroup >> (8 * UInt64(i))) }
+        return bytes
+    }
+
+    /// The container label: host cgroups share one set, a container's set is named by its id
+    /// until its name is learnt, then by its name (at the next snapshot), and stays named once
+    /// the container is gone.
+    func testContainerLabelNamesLateAndHostCgroupsShareASet() throws {
+        let source = try opensnoopSource()
+        let directory = TableDirectory()
+        directory.table[100] = ContainerSummary(runtime: "docker", id: "0123456789ab")
+        let extra: [MetricLabel] = [ContainerLabel(directory: directory)]
+        XCTAssertTrue(LabelSetCounter.applies(to: source.schema, extra: extra))
+        let counter = LabelSetCounter(limit: 10, extra: extra)
+        counter.sourceStarted(source)
+        func consume(_ comm: String, _ cgroup: UInt64) {
+            record(comm: comm, cgroup: cgroup, in: source).withUnsafeBytes {
+                XCTAssertTrue(counter.consume(RecordView(source: source, recordID: 0, bytes: $0)))
+            }
+        }
+        // Three host cgroups (a service, a session, the root), one container.
+        for cgroup: UInt64 in [1, 7, 9, 100, 100, 7] { consume("sh", cgroup) }
+        func sets() -> [String: UInt64] {
+            Dictionary(counter.snapshot().map { s in
+                (s.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ","), s.count)
+            }, uniquingKeysWith: +)
+        }
+        XCTAssertEqual(sets(), ["comm=sh,container=": 4, "comm=sh,container=0123456789ab": 2])
+        XCTAssertEqual(counter.snapshot().count, 2, "the host's cgroups take one set, not three")
+        let asked = directory.asked
+        for _ in 0..<100 { consume("sh", 7) }
+        XCTAssertEqual(directory.asked, asked, "a cgroup seen before is not asked again on the event path")
+
+        // The runtime's state gave the name later.
+        directory.table[100]?.name = "web"
+        directory.generation += 1
+        XCTAssertEqual(sets(), ["comm=sh,container=": 104, "comm=sh,container=web": 2])
+        // The container is gone: its series keeps its name.
+        directory.table[100] = nil
+        directory.generation += 1
+        XCTAssertEqual(sets(), ["comm=sh,container=": 104, "comm=sh,container=web": 2])
+    }
+
+    /// A runqlat report record (id 0) whose slot i holds counts[i].
+    func histogramRecord(_ counts: [UInt32]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 124)
+        for (i, c) in counts.enumerated() {
+            for b in 0..<4 { bytes[20 + 4 * i + b] = UInt8(truncatingIfNeeded: c >> (8 * UInt32(b))) }
+        }
+        return bytes
+    }
+
+    /// Per-interval reports add up; cumulative reports add their difference; the exposition's
+    /// buckets are cumulative with _count the +Inf bucket. Also what recording costs.
+    func testHistogramCollectorAccumulatesReports() throws {
+        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/runqlat/schema.json")
+        let schema = try PluginSchema.decode(Data(contentsOf: url), source: "runqlat/schema.json")
+        XCTAssertTrue(HistogramCollector.applies(to: schema))
+        for cumulative in [false, true] {
+            let source = RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: cumulative ? ["cumulative"] : []),
+                                      plugin: "runqlat", version: schema.version, build: "test", generation: 0)
+            let exporter = MetricsExporter()
+            let collector = HistogramCollector(trackerID: "rq", limit: 10, registry: exporter.histograms)
+            collector.sourceStarted(source)
+            func report(_ counts: [UInt32]) {
+                histogramRecord(counts).withUnsafeBytes { XCTAssertTrue(collector.consume(RecordView(source: source, recordID: 0, bytes: $0))) }
+                collector.endReport(source: source, timestampNs: 0)
+            }
+            // Slot 0 (0-1), slot 2 (4-7), slot 5 (32-63).
+            report([3, 0, 2])
+            if cumulative { report([3, 0, 2, 0, 0, 4]) } else { report([0, 0, 0, 0, 0, 4]) }
+            XCTAssertEqual(collector.record(collector.take()), 9)
+            if cumulative { report([4, 0, 2, 0, 0, 4]) } else { report([1]) }
+            XCTAssertEqual(collector.record(collector.take()), 1, "only what the last report added")
+            let text = String(decoding: exporter.render(trackers: [], loadedPlugins: 0, stoppedMalformed: 0), as: UTF8.self)
+            let name = "eunomia_plugin_histogram_microseconds"
+            let l = #"tracker="rq",plugin="runqlat""#
+            for (le, n) in [("1.0", 4), ("3.0", 4), ("7.0", 6), ("15.0", 6), ("31.0", 6), ("63.0", 10), ("4294967295.0", 10), ("+Inf", 10)] {
+                XCTAssertTrue(text.contains("\(name)_bucket{\(l),le=\"\(le)\"} \(n)\n"), "cumulative \(cumulative): le \(le) is not \(n): \(text)")
+            }
+            XCTAssertTrue(text.contains("\(name)_count{\(l)} 10\n"), text)
+            // Slot midpoints: 4 x 0.5 + 2 x 5.5 + 4 x 47.5.
+            XCTAssertTrue(text.contains("\(name)_sum{\(l)} 203.0\n"), text)
+            XCTAssertTrue(text.contains("# TYPE \(name) histogram"), text)
+        }
+        // What a scrape pays per observation.
+        let source = RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []),
+                                  plugin: "runqlat", version: schema.version, build: "test", generation: 0)
+        let collector = HistogramCollector(trackerID: "rq", limit: 10, registry: MetricsExporter().histograms)
+        collector.sourceStarted(source)
+        histogramRecord([UInt32](repeating: 40_000, count: 25)).withUnsafeBytes {
+            _ = collector.consume(RecordView(source: source, recordID: 0, bytes: $0))
+        }
+        let start = Date()
+        XCTAssertEqual(collector.record(collector.take()), 1_000_000)
+        print("HistogramCollector: 1000000 observations recorded in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
     }
 
     func testSchemaMetricLabelIsChecked() throws {
@@ -218,14 +331,12 @@ final class PrometheusTests: XCTestCase {
         return UInt16(bigEndian: addr.sin_port)
     }
 
-    func testRealPrometheusScrapesTheServer() throws {
-        try setUpServer()
-        // Missing Prometheus fails: make install-deps installs Debian's package.
+    /// A real Prometheus scraping `server` every second over TCP with its token; its port.
+    func startPrometheus(scraping server: DaemonProcess) throws -> (process: LiveProcess, port: UInt16) {
+        // Missing Prometheus fails: make install-test-deps installs Debian's package.
         guard FileManager.default.isExecutableFile(atPath: PrometheusTests.prometheusBinary) else {
-            XCTFail("\(PrometheusTests.prometheusBinary) is missing: make install-deps (apt-get install prometheus)")
-            return
+            throw TestSupport.TestFailure("\(PrometheusTests.prometheusBinary) is missing: make install-test-deps (apt-get install prometheus)")
         }
-        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
         let serverPort = try XCTUnwrap(server.port)
         let tokenFile = dir.appendingPathComponent("scrape.token").path
         try server.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
@@ -250,31 +361,160 @@ final class PrometheusTests: XCTestCase {
             "--config.file=\(configFile)", "--storage.tsdb.path=\(dir.appendingPathComponent("tsdb").path)",
             "--web.listen-address=127.0.0.1:\(promPort)",
         ], environment: [:])
+        guard prometheus.wait(upTo: 60, until: { prometheus.stderr.contains("Server is ready to receive web requests") }) else {
+            _ = prometheus.interruptAndWait()
+            throw TestSupport.TestFailure("Prometheus never came up: \(prometheus.stderr.suffix(2000))")
+        }
+        return (prometheus, promPort)
+    }
+
+    /// Polls Prometheus until `promql` gives a value > 0 (running `act` before each try); the value.
+    func poll(_ promPort: UInt16, _ promql: String, seconds: Double = 60, act: () throws -> Void = {}) throws -> Double {
+        let deadline = Date().addingTimeInterval(seconds)
+        var lastError: String?
+        var last: [[String: Any]] = []
+        while Date() < deadline {
+            try act()
+            let (result, error) = try query(promPort, promql)
+            lastError = error
+            last = result
+            if let v = ((result.first?["value"] as? [Any])?.last as? String).flatMap(Double.init), v > 0 { return v }
+            usleep(500_000)
+        }
+        let targets = (try? HTTPTarget(address: .tcp(promPort)).request("GET", "/api/v1/targets").text) ?? ""
+        XCTFail("Prometheus never saw \(promql) > 0 (\(lastError ?? "no error"), last \(last)); targets: \(targets.prefix(1500))")
+        return 0
+    }
+
+    /// A process in a cgroup named as docker names its containers (cgroup v1's /docker/<id>,
+    /// here under a parent of the test's own in the cgroup2 mount) opens files: the server
+    /// counts its events with container="<12 hex>", and Prometheus sees the series.
+    func testContainerLabelOnARealCgroup() throws {
+        try setUpServer()
+        let paths = try XCTUnwrap(CgroupPaths(), "no cgroup2 mount")
+        let parent = paths.mountPoint + "/eunomia-prom-\(getpid())"
+        let id = (0..<4).map { _ in String(format: "%016llx", UInt64.random(in: 0...UInt64.max)) }.joined()
+        let cgroup = parent + "/docker/" + id
+        var made: [String] = []
+        defer { for d in made.reversed() { rmdir(d) } }
+        for d in [parent, parent + "/docker", cgroup] {
+            XCTAssertEqual(mkdir(d, 0o755), 0, "\(d): \(String(cString: strerror(errno)))")
+            made.append(d)
+        }
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
         defer { _ = prometheus.interruptAndWait() }
-        XCTAssertTrue(prometheus.wait(upTo: 60) { prometheus.stderr.contains("Server is ready to receive web requests") },
-                      "Prometheus never came up: \(prometheus.stderr.suffix(2000))")
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
+        XCTAssertEqual(start.status, 201, start.text)
+        let (name, path) = try uniqueCommand()
+        func openInside() throws {
+            let r = try TestSupport.run("/bin/sh", ["-c", "echo $$ > \(cgroup)/cgroup.procs && exec \(path) /etc/hostname"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let short = String(id.prefix(12))
+        let series = #"eunomia_plugin_events_total{tracker="opens",plugin="opensnoop",comm="\#(name)",container="\#(short)"} "#
+        var body = ""
+        for _ in 0..<100 {
+            try openInside()
+            body = try server.unix.request("GET", "/metrics").text
+            if body.contains(series) { break }
+            usleep(100_000)
+        }
+        let count = try XCTUnwrap(value(body, series), "no \(series) in \(body.split(separator: "\n").filter { $0.contains("plugin_events") })")
+        XCTAssertGreaterThan(count, 0)
+        // The same command outside the container counts under container="".
+        try runCommand(path)
+        let host = #"eunomia_plugin_events_total{tracker="opens",plugin="opensnoop",comm="\#(name)",container=""} "#
+        for _ in 0..<100 {
+            body = try server.unix.request("GET", "/metrics").text
+            if body.contains(host) { break }
+            usleep(100_000)
+        }
+        XCTAssertGreaterThan(value(body, host) ?? 0, 0, "no \(host) in \(body)")
+        let v = try poll(promPort, "eunomia_plugin_events_total{tracker=\"opens\",comm=\"\(name)\",container=\"\(short)\"}")
+        XCTAssertGreaterThan(v, 0)
+        // Stop before the cgroups are removed (the server holds nothing in them, but be tidy).
+        XCTAssertEqual(server.terminate(), 0, server.process.stderr)
+    }
+
+    /// The series of one histogram in `body`: its buckets (le, count) in order, _sum, _count.
+    func histogram(_ body: String, _ name: String, _ labels: String) -> (buckets: [(String, Double)], sum: Double?, count: Double?) {
+        var buckets: [(String, Double)] = []
+        for line in body.split(separator: "\n") where line.hasPrefix("\(name)_bucket{\(labels),le=\"") {
+            let rest = line.dropFirst("\(name)_bucket{\(labels),le=\"".count)
+            let le = String(rest.prefix { $0 != "\"" })
+            if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { buckets.append((le, v)) }
+        }
+        return (buckets, value(body, "\(name)_sum{\(labels)} "), value(body, "\(name)_count{\(labels)} "))
+    }
+
+    /// runqlat in the server with interval=1 (the plugin clears its map at each report): the
+    /// exposition is a real Prometheus histogram, cumulative across reports, its buckets
+    /// non-decreasing and _count the +Inf bucket; the real Prometheus answers histogram_quantile.
+    func testHistogramReportsAreCumulativePrometheusHistograms() throws {
+        try setUpServer()
+        let install = try TestSupport.eunomia(["plugin", "install", try TestSupport.package("runqlat").path], store: store)
+        XCTAssertEqual(install.status, 0, install.stderr)
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
+        defer { _ = prometheus.interruptAndWait() }
+        let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "rq", "plugin": "runqlat", "params": ["interval": 1]])
+        XCTAssertEqual(start.status, 201, start.text)
+        let name = "eunomia_plugin_histogram_microseconds"
+        let labels = #"tracker="rq",plugin="runqlat""#
+        // Wake-ups to measure: a few short sleeps in a shell loop.
+        func load() throws { _ = try TestSupport.run("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.01; done"]) }
+        var first: (buckets: [(String, Double)], sum: Double?, count: Double?) = ([], nil, nil)
+        for _ in 0..<100 {
+            try load()
+            first = histogram(try server.unix.request("GET", "/metrics").text, name, labels)
+            if (first.count ?? 0) > 0 { break }
+            usleep(200_000)
+        }
+        let firstCount = try XCTUnwrap(first.count, "no \(name)_count{\(labels)}")
+        XCTAssertGreaterThan(firstCount, 0)
+        // A later report (each is one interval's counts) adds to the first.
+        var second = first
+        for _ in 0..<100 {
+            try load()
+            usleep(200_000)
+            second = histogram(try server.unix.request("GET", "/metrics").text, name, labels)
+            if (second.count ?? 0) > firstCount { break }
+        }
+        let body = try server.unix.request("GET", "/metrics").text
+        XCTAssertTrue(body.contains("# TYPE \(name) histogram"), body)
+        let last = histogram(body, name, labels)
+        let count = try XCTUnwrap(last.count)
+        XCTAssertGreaterThan(count, firstCount, "a second report added nothing: \(first) then \(last)")
+        XCTAssertEqual(last.buckets.count, HistogramCollector.buckets.count + 1, "\(last.buckets)")
+        XCTAssertEqual(last.buckets.first?.0, "1.0")
+        XCTAssertEqual(last.buckets.dropLast().last?.0, "4294967295.0")
+        XCTAssertEqual(last.buckets.last?.0, "+Inf")
+        XCTAssertEqual(last.buckets.last?.1, count, "_count is the +Inf bucket")
+        for (a, b) in zip(last.buckets, last.buckets.dropFirst()) { XCTAssertLessThanOrEqual(a.1, b.1, "buckets decrease: \(last.buckets)") }
+        // Cumulative across reports: no bucket went down since the first scrape.
+        for (a, b) in zip(first.buckets, last.buckets) { XCTAssertLessThanOrEqual(a.1, b.1, "bucket \(a.0) went down: \(first) then \(last)") }
+        XCTAssertGreaterThan(last.sum ?? 0, 0)
+        // The real Prometheus: a median of the run-queue latency, in microseconds.
+        let p50 = try poll(promPort, "histogram_quantile(0.5, sum by (le) (\(name)_bucket{tracker=\"rq\"}))") { try load() }
+        XCTAssertGreaterThan(p50, 0)
+        XCTAssertLessThan(p50, 4294967295)
+        // Stopped, the tracker's histograms leave the exposition.
+        XCTAssertEqual(try server.unix.request("DELETE", "/api/v1/trackers/rq").status, 200)
+        XCTAssertFalse(try server.unix.request("GET", "/metrics").text.contains("\(name)_count{\(labels)}"))
+    }
+
+    func testRealPrometheusScrapesTheServer() throws {
+        try setUpServer()
+        let server = try DaemonProcess(dir: dir, store: store, config: "listen = \"127.0.0.1:0\"\n")
+        let (prometheus, promPort) = try startPrometheus(scraping: server)
+        defer { _ = prometheus.interruptAndWait() }
 
         let start = try server.unix.request("POST", "/api/v1/trackers", json: ["id": "opens", "plugin": "opensnoop"])
         XCTAssertEqual(start.status, 201, start.text)
         let (name, path) = try uniqueCommand()
         let promql = "eunomia_plugin_events_total{tracker=\"opens\",comm=\"\(name)\"}"
-        var value = 0.0
-        let deadline = Date().addingTimeInterval(60)
-        var lastError: String?
-        while Date() < deadline {
-            try runCommand(path)
-            let (result, error) = try query(promPort, promql)
-            lastError = error
-            if let v = ((result.first?["value"] as? [Any])?.last as? String).flatMap(Double.init), v > 0 {
-                value = v
-                break
-            }
-            usleep(500_000)
-        }
-        if value == 0 {
-            let targets = (try? HTTPTarget(address: .tcp(promPort)).request("GET", "/api/v1/targets").text) ?? ""
-            XCTFail("Prometheus never saw \(promql) (\(lastError ?? "no error")); targets: \(targets.prefix(1500))")
-        }
+        _ = try poll(promPort, promql) { try runCommand(path) }
         let up = try query(promPort, "up{job=\"eunomia\"}")
         XCTAssertEqual((up.result.first?["value"] as? [Any])?.last as? String, "1", "the scrape is not up: \(up)")
 

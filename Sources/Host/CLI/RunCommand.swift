@@ -80,6 +80,12 @@ struct Run: ParsableCommand {
                                          logger: logger, started: { loop in stopSignals.onSignal { loop.stop() } })
             let what = summary.reports.map { "\($0) report\($0 == 1 ? "" : "s")" } ?? "\(summary.events) events"
             var line = String(format: "%@: %@, %llu lost in %.1fs", installed.reference, what, summary.lost, summary.seconds)
+            if let k = summary.kernel {
+                line += ", kernel \(k.runCount) run\(k.runCount == 1 ? "" : "s")"
+                if k.runCount > 0 { line += ", \(k.runTimeNs / k.runCount) ns/run" }
+            } else if let why = summary.kernelUnknown {
+                line += ", kernel cost unknown (\(why))"
+            }
             if summary.malformed > 0 { line += ", \(summary.malformed) records did not match the schema" }
             if summary.lost > 0 { line += " (raise --param ringbuf_kb to lose fewer)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))

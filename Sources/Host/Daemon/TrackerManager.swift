@@ -39,6 +39,8 @@ final class ManagedTracker: @unchecked Sendable {
     var streams = 0
     /// eunomia_plugin_events_total's counter on its router, when its schema marks labels.
     var labels: LabelSetCounter?
+    /// Its histogram reports as Prometheus histograms, when its schema has histogram records.
+    var histograms: HistogramCollector?
     /// The build it tried to run when it never started (state failed).
     var failedBuild: InstalledPlugin?
     var failedAt = Date()
@@ -173,7 +175,10 @@ public final class TrackerManager: @unchecked Sendable {
         let shuttingDown = closed
         if !shuttingDown { trackers[spec.id] = managed }
         lock.unlock()
-        if !shuttingDown { attachLabelCounter(managed, running) }
+        if !shuttingDown {
+            attachLabelCounter(managed, running)
+            attachHistograms(managed, running)
+        }
         if shuttingDown {
             // shutdown() ran while this one attached: it is not in the table, so stop it here.
             _ = try? running.stop()
@@ -298,7 +303,9 @@ public final class TrackerManager: @unchecked Sendable {
         t.stopped = true
         if trackers[t.id] === t { trackers[t.id] = nil }
         let outputs = t.outputs
+        let histograms = t.histograms
         lock.unlock()
+        histograms?.unregister()
         logger.info("tracker \(t.id) stopped: \(last.events) events, \(last.lost) lost")
         return (last, outputs)
     }

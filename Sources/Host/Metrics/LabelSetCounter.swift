@@ -34,18 +34,17 @@ public final class LabelSetCounter: RecordSubscriber {
                         labels.append((names.count - 1, label))
                     }
                 }
-                // Enriched labels apply to every event record that has one of its own.
-                if !labels.isEmpty {
-                    for e in extra {
-                        // A schema field of the same name wins over an enriched label.
-                        guard !labels.contains(where: { names[$0.0] == e.name }) else { continue }
-                        if let i = names.firstIndex(of: e.name) { labels.append((i, e)) } else {
-                            names.append(e.name)
-                            labels.append((names.count - 1, e))
-                        }
+                // Enriched labels apply to every event record that carries what they read
+                // (the container: a cgroup_id field).
+                for e in extra {
+                    // A schema field of the same name wins over an enriched label.
+                    guard !labels.contains(where: { names[$0.0] == e.name }), let bound = e.bound(to: r) else { continue }
+                    if let i = names.firstIndex(of: e.name) { labels.append((i, bound)) } else {
+                        names.append(e.name)
+                        labels.append((names.count - 1, bound))
                     }
-                    byRecord[r.id] = labels.sorted { $0.0 < $1.0 }
                 }
+                if !labels.isEmpty { byRecord[r.id] = labels.sorted { $0.0 < $1.0 } }
             }
             self.names = names
             self.byRecord = byRecord
@@ -54,7 +53,7 @@ public final class LabelSetCounter: RecordSubscriber {
 
     /// One admitted label set and its count.
     struct Entry {
-        let labels: [(String, String)]
+        var labels: [(String, String)]
         var count: UInt64
     }
 
@@ -66,16 +65,23 @@ public final class LabelSetCounter: RecordSubscriber {
     private var entries: [Entry] = []
     private var key: [UInt8] = []
 
-    /// `extra`: labels every event carries beyond its schema's (the container, later).
+    /// The generations of the labels whose values may change, when values were last made.
+    private var generations: [UInt64?]
+
+    /// `extra`: labels events carry beyond their schema's (ContainerLabel).
     public init(limit: Int, extra: [MetricLabel] = []) {
         self.limit = max(0, limit)
         self.extra = extra
+        generations = extra.map(\.generation)
         key.reserveCapacity(512)
     }
 
-    /// True when the schema marks any field of an event record as a metric label.
-    public static func applies(to schema: PluginSchema) -> Bool {
-        schema.records.contains { r in r.kind == .event && r.fields.contains { $0.metricLabel == true } }
+    /// True when the schema marks any field of an event record as a metric label, or an event
+    /// record carries what one of `extra` reads.
+    public static func applies(to schema: PluginSchema, extra: [MetricLabel] = []) -> Bool {
+        schema.records.contains { r in
+            r.kind == .event && (r.fields.contains { $0.metricLabel == true } || extra.contains { $0.bound(to: r) != nil })
+        }
     }
 
     public func sourceStarted(_ source: RecordSource) {
@@ -132,11 +138,37 @@ public final class LabelSetCounter: RecordSubscriber {
 
     /// The label sets and their counts, the `__other__` sets last. Call inside router.withDelivery.
     public func snapshot() -> [(labels: [(String, String)], count: UInt64)] {
+        refreshIfChanged()
         var result = entries.map { ($0.labels, $0.count) }
         for p in plans where p.other > 0 {
             result.append((p.names.map { ($0, LabelSetCounter.otherValue) }, p.other))
         }
         return result
+    }
+
+    /// Values of labels that may change (a container named after its first events) are made
+    /// again when their generation moved since the last snapshot: at most `limit` lookups, at
+    /// scrape time, never on the event path.
+    private func refreshIfChanged() {
+        let now = extra.map(\.generation)
+        guard now != generations else { return }
+        generations = now
+        for (key, i) in index {
+            guard Int(key[0]) < plans.count else { continue }
+            let plan = plans[Int(key[0])]
+            let id = UInt32(key[1]) | UInt32(key[2]) << 8 | UInt32(key[3]) << 16 | UInt32(key[4]) << 24
+            guard let labels = plan.byRecord[id] else { continue }
+            var rest = key.dropFirst(LabelSetCounter.keyPrefix)
+            for (slot, label) in labels {
+                let n = min(label.keyLength(in: rest), rest.count)
+                if label.generation != nil {
+                    let old = entries[i].labels[slot].1
+                    let new = label.refreshed(old, key: rest.prefix(n))
+                    if new != old { entries[i].labels[slot].1 = new }
+                }
+                rest = rest.dropFirst(n)
+            }
+        }
     }
 
     /// Bytes before the labels in a key: the plan's index and the record id.

@@ -16,6 +16,21 @@ public protocol MetricLabel: AnyObject {
     func value(of key: ArraySlice<UInt8>) -> String
     /// How many bytes appendKey wrote at the start of `key`.
     func keyLength(in key: ArraySlice<UInt8>) -> Int
+    /// The label as it applies to events of `record` (an enriched label reads its field at
+    /// that record's offset), nil when the record does not carry it. Schema fields: themselves.
+    func bound(to record: RecordLayout) -> MetricLabel?
+    /// nil: a value, once made, never changes. Otherwise a number that moves whenever a value
+    /// may have (a container's name learnt after its first events): the counter then asks
+    /// `refreshed` for each admitted set's value at the next snapshot.
+    var generation: UInt64? { get }
+    /// The value now for the bytes appendKey wrote, given the value made before.
+    func refreshed(_ value: String, key: ArraySlice<UInt8>) -> String
+}
+
+extension MetricLabel {
+    public func bound(to record: RecordLayout) -> MetricLabel? { self }
+    public var generation: UInt64? { nil }
+    public func refreshed(_ value: String, key: ArraySlice<UInt8>) -> String { value }
 }
 
 /// A schema field marked `"metric_label": true`: its bytes as the record carries them (a string

@@ -13,6 +13,9 @@ public final class MetricsExporter: Sendable {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     private let kept = PrometheusCollectorRegistry()
+    /// Every tracker's histogram reports (HistogramCollector): kept across scrapes, since
+    /// swift-prometheus's histograms take observations one at a time.
+    public let histograms = PrometheusCollectorRegistry()
     private let swaps: Counter
     private let swapFailures: Counter
     private let swapDuration: ValueHistogram
@@ -98,6 +101,7 @@ public final class MetricsExporter: Sendable {
         var out: [UInt8] = []
         now.emit(into: &out)
         kept.emit(into: &out)
+        histograms.emit(into: &out)
         return out
     }
 }

@@ -16,6 +16,10 @@ public struct RunSummary: Equatable {
     /// Reports printed; nil for trackers that only stream events.
     public var reports: UInt64?
     public var seconds: Double
+    /// What the tracker's BPF programs cost the kernel during the run (BPF statistics on for it);
+    /// nil when that is not known, and `kernelUnknown` says why.
+    public var kernel: KernelCost? = nil
+    public var kernelUnknown: String? = nil
 }
 
 /// Runs one installed tracker until stopped, writing its events to an OutputBuffer.
@@ -45,6 +49,8 @@ public enum Runner {
             throw EunomiaError("-o folded needs a tracker that reports stacks (profile, memleak, ...); \(plugin.name) reports none")
         }
         let loop = try EventLoop(logger: logger)
+        // BPF run-time statistics for the run's kernel cost: back to what the sysctl says at exit.
+        let stats = BPFStatsSwitch()
         // Every record that carries a cgroup id names its container: a JSON object, CSV
         // columns, a table's CONTAINER column.
         let carriesTask = plugin.schema.records.contains { $0.cgroupIDOffset != nil }
@@ -75,12 +81,18 @@ public enum Runner {
         }
         var failure: String?
         if case .failed(let f) = tracker.state { failure = f }
+        let cost = tracker.kernelCost()
         let counters = try tracker.stop()
         output.flush()
+        let statsOn = stats.isOn
+        stats.close()
         if let failure { throw EunomiaError(failure, kind: .failed) }
         return RunSummary(events: counters.events, lost: counters.lost, malformed: counters.malformed + encoder.malformed,
                           reports: plugin.schema.records.contains { $0.isReport } ? encoder.reports : nil,
-                          seconds: Double(eh_monotonic_ns() - began) / 1e9)
+                          seconds: Double(eh_monotonic_ns() - began) / 1e9,
+                          kernel: statsOn ? cost : nil,
+                          kernelUnknown: !statsOn ? "BPF statistics could not be turned on: \(stats.failure ?? "?")"
+                              : cost == nil ? "the plugin does not name its BPF programs (ABI < 1.3)" : nil)
     }
 
     /// How often a run checks shouldStop, the output's reader and the tracker's health. Records
