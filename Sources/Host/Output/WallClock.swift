@@ -6,14 +6,23 @@ import EunomiaSchema
 final class WallClock {
     private let offset: Int64
     private var hmsSecond: Int64 = .min
-    private var hms = [UInt8](repeating: 0, count: 8)
+    /// The cached texts live in buffers of their own: appending an array property per record
+    /// retained and released it every time.
+    private let hms = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 1)
     private var isoSecond: Int64 = .min
-    private var iso = [UInt8](repeating: 0, count: 19)
+    private let iso = UnsafeMutableRawBufferPointer.allocate(byteCount: 19, alignment: 1)
 
     init() {
         let mono = eh_monotonic_ns()
         let real = eh_realtime_ns()
         offset = real - mono
+        hms.initializeMemory(as: UInt8.self, repeating: 0)
+        iso.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit {
+        hms.deallocate()
+        iso.deallocate()
     }
 
     private func epochNanoseconds(_ boot: UInt64) -> Int64 { Int64(bitPattern: boot) &+ offset }
@@ -35,7 +44,7 @@ final class WallClock {
             }
             hmsSecond = second
         }
-        out.append(hms)
+        out.append(UnsafeRawBufferPointer(hms))
     }
 
     func appendISO8601(bootNanoseconds: UInt64, to out: OutputBuffer) {
@@ -56,10 +65,11 @@ final class WallClock {
             scratch.appendFixed(field(fields.3), digits: 2); scratch.append(UInt8(ascii: ":"))
             scratch.appendFixed(field(fields.4), digits: 2); scratch.append(UInt8(ascii: ":"))
             scratch.appendFixed(field(fields.5), digits: 2)
-            iso = scratch.contents
+            let text = scratch.contents
+            for i in 0..<min(text.count, iso.count) { iso[i] = text[i] }
             isoSecond = second
         }
-        out.append(iso)
+        out.append(UnsafeRawBufferPointer(iso))
         out.append(UInt8(ascii: "."))
         out.appendFixed(UInt64(ns - second * 1_000_000_000), digits: 9)
         out.append(UInt8(ascii: "Z"))
