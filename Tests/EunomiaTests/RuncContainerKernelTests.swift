@@ -50,14 +50,18 @@ final class RuncContainerKernelTests: XCTestCase {
         return dir
     }
 
+    /// Makes the bundle and runs it detached, its stdio on /dev/null: the container waits for /go.
+    func startContainer(probe: String) throws {
+        bundle = try makeBundle(probe: probe)
+        let started = try TestSupport.run("/bin/sh", ["-c", "exec /usr/sbin/runc run --detach --bundle \(bundle.path) \(id) </dev/null >/dev/null 2>&1"])
+        XCTAssertEqual(started.status, 0, "runc run: \(started.stderr)")
+    }
+
     func testContainerFilterAdmitsOnlyTheContainer() throws {
         let harness = try TrackerHarness("opensnoop", tracepoints: ["syscalls/sys_enter_openat"])
         let tag = UUID().uuidString
         let probe = "/eunomia-runc-\(tag)"
-        bundle = try makeBundle(probe: probe)
-        // Detached, its stdio on /dev/null: the container waits for /go.
-        let started = try TestSupport.run("/bin/sh", ["-c", "exec /usr/sbin/runc run --detach --bundle \(bundle.path) \(id) </dev/null >/dev/null 2>&1"])
-        XCTAssertEqual(started.status, 0, "runc run: \(started.stderr)")
+        try startContainer(probe: probe)
 
         // By a prefix of its id: the host finds its cgroups and the kernel admits only those.
         let tracer = try harness.start(["--container", String(id.prefix(8))])
@@ -93,9 +97,7 @@ final class RuncContainerKernelTests: XCTestCase {
         let harness = try TrackerHarness("opensnoop", tracepoints: ["syscalls/sys_enter_openat"])
         let tag = UUID().uuidString
         let probe = "/eunomia-runc-api-\(tag)"
-        bundle = try makeBundle(probe: probe)
-        let started = try TestSupport.run("/bin/sh", ["-c", "exec /usr/sbin/runc run --detach --bundle \(bundle.path) \(id) </dev/null >/dev/null 2>&1"])
-        XCTAssertEqual(started.status, 0, "runc run: \(started.stderr)")
+        try startContainer(probe: probe)
         let server = try DaemonProcess(dir: harness.dir, store: harness.store, config: "")
         defer { _ = server.terminate() }
         let api = server.unix

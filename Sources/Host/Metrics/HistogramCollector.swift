@@ -166,12 +166,7 @@ public final class HistogramCollector: RecordSubscriber, @unchecked Sendable {
 
     public func consume(_ record: RecordView) -> Bool {
         guard let plan = plan(for: record.source), let r = plan.byRecord[record.recordID] else { return true }
-        key.removeAll(keepingCapacity: true)
-        key.append(plan.index)
-        key.append(UInt8(truncatingIfNeeded: record.recordID))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 8))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 16))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 24))
+        appendRecordKey(plan: plan.index, recordID: record.recordID, to: &key)
         for label in r.labels { label.appendKey(of: record, to: &key) }
         let entry: Entry
         if let e = index[key] {

@@ -98,13 +98,7 @@ public final class LabelSetCounter: RecordSubscriber {
 
     public func consume(_ record: RecordView) -> Bool {
         guard let plan = plan(for: record.source), let labels = plan.byRecord[record.recordID] else { return true }
-        key.removeAll(keepingCapacity: true)
-        // Which plan and record the labels belong to: the same bytes under another record mean other labels.
-        key.append(plan.index)
-        key.append(UInt8(truncatingIfNeeded: record.recordID))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 8))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 16))
-        key.append(UInt8(truncatingIfNeeded: record.recordID >> 24))
+        appendRecordKey(plan: plan.index, recordID: record.recordID, to: &key)
         for (_, label) in labels { label.appendKey(of: record, to: &key) }
         if let i = index[key] {
             entries[i].count &+= 1

@@ -105,3 +105,14 @@ final class FieldLabel: MetricLabel {
         }
     }
 }
+
+/// The start of every label-set key: which plan (build) and record the labels belong to, so
+/// the same label bytes under another record make another set.
+@inline(__always) func appendRecordKey(plan: UInt8, recordID: UInt32, to key: inout [UInt8]) {
+    key.removeAll(keepingCapacity: true)
+    key.append(plan)
+    key.append(UInt8(truncatingIfNeeded: recordID))
+    key.append(UInt8(truncatingIfNeeded: recordID >> 8))
+    key.append(UInt8(truncatingIfNeeded: recordID >> 16))
+    key.append(UInt8(truncatingIfNeeded: recordID >> 24))
+}
