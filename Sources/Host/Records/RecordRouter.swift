@@ -11,10 +11,13 @@ import Foundation
 public final class RecordRouter {
     final class Entry {
         let subscriber: RecordSubscriber
+        /// The same subscriber, not retained per record (`subscriber` owns it).
+        unowned(unsafe) let recordSubscriber: RecordSubscriber
         let name: String
         var dropped: UInt64 = 0
         init(_ subscriber: RecordSubscriber, name: String) {
             self.subscriber = subscriber
+            recordSubscriber = subscriber
             self.name = name
         }
     }
@@ -75,7 +78,16 @@ public final class RecordRouter {
     // Delivery: call inside withDelivery.
 
     @inline(__always) public func deliver(_ record: RecordView) {
-        for e in entries where !e.subscriber.consume(record) { e.dropped &+= 1 }
+        // Entries are owned by `entries`, which only add and remove change, under the delivery
+        // lock this runs in: iterated unretained, so a record costs no reference counting here.
+        entries.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                let e = Unmanaged.passUnretained(all[i])
+                e._withUnsafeGuaranteedRef { entry in
+                    if !entry.recordSubscriber.consume(record) { entry.dropped &+= 1 }
+                }
+            }
+        }
     }
 
     public func sourceStarted(_ source: RecordSource) {

@@ -14,6 +14,9 @@ final class InstanceGate: RecordSink {
 
     let router: RecordRouter
     let source: RecordSource
+    /// The same two, not retained per record (the lets above own them).
+    private unowned(unsafe) let recordRouter: RecordRouter
+    private unowned(unsafe) let recordSource: RecordSource
     private let dense: [Layout?]
     private let sparse: [UInt32: Layout]
 
@@ -41,6 +44,8 @@ final class InstanceGate: RecordSink {
     init(router: RecordRouter, source: RecordSource) {
         self.router = router
         self.source = source
+        recordRouter = router
+        recordSource = source
         var dense = [Layout?](repeating: nil, count: 64)
         var sparse: [UInt32: Layout] = [:]
         for r in source.schema.records {
@@ -75,7 +80,7 @@ final class InstanceGate: RecordSink {
             buffered.append((recordID, Array(bytes)))
             return true
         }
-        router.deliver(RecordView(source: source, recordID: recordID, bytes: bytes))
+        recordRouter.deliver(RecordView(source: recordSource, recordID: recordID, bytes: bytes))
         return true
     }
 

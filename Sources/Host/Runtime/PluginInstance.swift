@@ -13,9 +13,12 @@ public struct TrackerStats: Equatable {
 /// What the host's C callbacks reach through host_ctx.
 private final class CallbackContext {
     let sink: RecordSink
+    /// The same sink, not retained per record: `sink` holds it as long as the context lives.
+    unowned(unsafe) let recordSink: RecordSink
     let logger: Logger
     init(sink: RecordSink, logger: Logger) {
         self.sink = sink
+        recordSink = sink
         self.logger = logger
     }
 }
@@ -23,7 +26,7 @@ private final class CallbackContext {
 private let emitCallback: @convention(c) (UnsafeMutableRawPointer?, UInt32, UnsafeRawPointer?, UInt32) -> Int32 = {
     ctx, id, data, size in
     let context = Unmanaged<CallbackContext>.fromOpaque(ctx!).takeUnretainedValue()
-    return context.sink.consume(recordID: id, bytes: UnsafeRawBufferPointer(start: data, count: Int(size))) ? 0 : 1
+    return context.recordSink.consume(recordID: id, bytes: UnsafeRawBufferPointer(start: data, count: Int(size))) ? 0 : 1
 }
 
 private let endReportCallback: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = { ctx, timestamp in
