@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // GET /metrics: the Prometheus text exposition format (EunomiaMetrics).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // Rules files (EunomiaRules).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The stable plugin ABI header, plus the small libbpf helper that plugins compile in.
@@ -84,11 +86,22 @@ let package = Package(
             path: "Sources/Host/Runtime",
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
+        // Rules: the condition language (filters and rules), rules files, alerts.
+        .target(
+            name: "EunomiaRules",
+            dependencies: [
+                "EunomiaSchema", "EunomiaRecords", "EunomiaOutput",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Host/Rules",
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+        ),
         // The pieces put together for one-shot use: `eunomia run`, and the fuzzers' entry points.
         .target(
             name: "EunomiaHost",
             dependencies: [
-                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime", "EunomiaContainers", "CHostSupport",
+                "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime", "EunomiaContainers",
+                "EunomiaRules", "CHostSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
@@ -198,7 +211,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "EunomiaRules", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

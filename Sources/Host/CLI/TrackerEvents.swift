@@ -18,11 +18,15 @@ struct TrackerEvents: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "json: the server's JSON lines as they are; table: one column per field.")
     var format: Format = .json
 
+    @Option(help: ArgumentHelp("Only the records for which this condition holds (docs/rules.md), e.g. 'comm == \"cat\"'; checked by the server.", valueName: "condition"))
+    var filter: String?
+
     func run() async throws {
         try await reportingErrorsAsync {
             let api = try client.api()
             let printer = LinePrinter(table: format == .table)
-            try await api.stream("/api/v1/trackers/\(segment(id))/events?format=ndjson") { chunk in
+            let query = filter.map { "&filter=\(segment($0))" } ?? ""
+            try await api.stream("/api/v1/trackers/\(segment(id))/events?format=ndjson\(query)") { chunk in
                 printer.feed(chunk)
             }
         }

@@ -22,6 +22,9 @@ struct TrackerStart: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Trace only this container: its id, a unique id prefix (at least 4 hex digits) or its name (the plugin's container parameter, filtered in the kernel).", valueName: "id|name"))
     var container: String?
 
+    @Option(help: ArgumentHelp("Only the records for which this condition holds reach the tracker's outputs and streams (docs/rules.md); exact pid, tid, uid, comm and container terms are applied in the kernel.", valueName: "condition"))
+    var filter: String?
+
     func run() async throws {
         try await reportingErrorsAsync {
             // Sent as strings: the server parses each against the plugin's schema, as `run --param` does.
@@ -33,6 +36,7 @@ struct TrackerStart: AsyncParsableCommand {
             }
             var body: [String: Any] = ["plugin": plugin, "params": object]
             if let id { body["id"] = id }
+            if let filter { body["filter"] = filter }
             let info = try await client.api().call(.POST, "/api/v1/trackers", json: body) as? [String: Any] ?? [:]
             let line = "started \(info["id"] as? String ?? "?"): \(info["plugin"] as? String ?? "?")@\(info["version"] as? String ?? "?") (build \(info["build"] as? String ?? "?"))"
             print(TerminalText.sanitized(line))

@@ -79,7 +79,7 @@ struct API: Sendable {
             return try json(List(trackers: manager.list()))
         }
         v1.post("trackers") { request, _ -> Response in
-            let body = try await jsonObject(request, known: ["id", "plugin", "params"])
+            let body = try await jsonObject(request, known: ["id", "plugin", "params", "filter"])
             guard let pluginValue = body["plugin"] else { throw EunomiaError("missing \"plugin\" (NAME, NAME@VERSION or NAME@RANGE)") }
             guard case .string(let plugin) = pluginValue else { throw EunomiaError("\"plugin\" must be a string") }
             var id: String?
@@ -89,7 +89,13 @@ struct API: Sendable {
             default: throw EunomiaError("\"id\" must be a string")
             }
             let params = try assignments(body["params"])
-            let info = try await manager.start(id: id, plugin: plugin, params: params, origin: .api)
+            var filter: String?
+            switch body["filter"] {
+            case nil, .null?: filter = nil
+            case .string(let s)? where !s.isEmpty && s.utf8.count <= 16 << 10: filter = s
+            default: throw EunomiaError("\"filter\" must be a condition of 1 to 16384 bytes, such as \"comm == 'cat'\"")
+            }
+            let info = try await manager.start(id: id, plugin: plugin, params: params, filter: filter, origin: .api)
             return try json(info, status: .created)
         }
         v1.get("trackers/:id") { _, context -> Response in
@@ -108,6 +114,9 @@ struct API: Sendable {
         }
         v1.get("trackers/:id/events") { request, context -> Response in
             try events(request, id: try context.parameters.require("id"))
+        }
+        v1.get("alerts") { request, _ -> Response in
+            try alerts(request)
         }
         v1.post("reload") { _, _ -> Response in
             try json(await reload())
@@ -187,20 +196,26 @@ struct API: Sendable {
 
     enum StreamFormat { case sse, ndjson }
 
-    func events(_ request: Request, id: String) throws -> Response {
-        let format: StreamFormat
+    /// ?format=sse|ndjson, else the Accept header's text/event-stream, else NDJSON.
+    func streamFormat(_ request: Request) throws -> StreamFormat {
         if let f = request.uri.queryParameters["format"] {
             switch f {
-            case "sse": format = .sse
-            case "ndjson": format = .ndjson
+            case "sse": return .sse
+            case "ndjson": return .ndjson
             default: throw EunomiaError("format \(String(f).quotedForError) is not sse or ndjson")
             }
-        } else if request.headers[.accept]?.contains("text/event-stream") == true {
-            format = .sse
-        } else {
-            format = .ndjson
         }
-        let stream = try manager.subscribe(id)
+        return request.headers[.accept]?.contains("text/event-stream") == true ? .sse : .ndjson
+    }
+
+    func events(_ request: Request, id: String) throws -> Response {
+        let format = try streamFormat(request)
+        var filter: String?
+        if let f = request.uri.queryParameters["filter"] {
+            guard !f.isEmpty, f.utf8.count <= 16 << 10 else { throw EunomiaError("filter must be a condition of 1 to 16384 bytes") }
+            filter = String(f)
+        }
+        let stream = try manager.subscribe(id, filter: filter)
         let headers: HTTPFields = [
             .contentType: format == .sse ? "text/event-stream" : "application/x-ndjson",
             .cacheControl: "no-cache",
@@ -211,6 +226,32 @@ struct API: Sendable {
                 // A comment: lets the client see the stream is open before the first record.
                 try await writer.write(ByteBuffer(string: ": tracker \(id)\n\n"))
             }
+            try await request.body.consumeWithInboundCloseHandler { _ in
+                try await withGracefulShutdownHandler {
+                    while let chunk = await stream.next() {
+                        try await writer.write(ByteBuffer(bytes: format == .sse ? API.sseFrames(chunk) : chunk))
+                    }
+                } onGracefulShutdown: {
+                    stream.close()
+                }
+            } onInboundClosed: {
+                stream.close()
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// GET /api/v1/alerts: the alerts raised from now on, as NDJSON or SSE (like events).
+    func alerts(_ request: Request) throws -> Response {
+        let format = try streamFormat(request)
+        let stream = manager.subscribeAlerts()
+        let headers: HTTPFields = [
+            .contentType: format == .sse ? "text/event-stream" : "application/x-ndjson",
+            .cacheControl: "no-cache",
+        ]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { stream.close() }
+            if format == .sse { try await writer.write(ByteBuffer(string: ": alerts\n\n")) }
             try await request.body.consumeWithInboundCloseHandler { _ in
                 try await withGracefulShutdownHandler {
                     while let chunk = await stream.next() {

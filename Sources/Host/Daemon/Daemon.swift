@@ -51,11 +51,15 @@ public enum Daemon {
             do {
                 let plugin = try store.resolve(spec.plugin)
                 _ = try ResolvedParameters(schema: plugin.schema, assignments: spec.params)
+                if let filter = spec.filter { _ = try ConditionFilter(filter, schema: plugin.schema, containers: nil) }
             } catch let e as EunomiaError {
                 throw EunomiaError("\(path)\(spec.line.map { " line \($0)" } ?? ""): tracker \(spec.id.quotedForError): \(e.message)", kind: e.kind)
             }
         }
-        return "\(path): ok (\(config.trackers.count) tracker\(config.trackers.count == 1 ? "" : "s"), store \(store.root.path))"
+        let rules = try config.rules.map { try RuleFile.load(path: $0, schema: { try? store.resolve($0).schema }) }
+        let ruleCount = rules.reduce(0) { $0 + $1.rules.count }
+        return "\(path): ok (\(config.trackers.count) tracker\(config.trackers.count == 1 ? "" : "s")"
+            + (config.rules.isEmpty ? "" : ", \(ruleCount) rule\(ruleCount == 1 ? "" : "s")") + ", store \(store.root.path))"
     }
 
     /// Runs until SIGTERM or SIGINT. Startup errors (a bad config, a socket in use) throw one line.
@@ -82,6 +86,7 @@ public enum Daemon {
 
         let manager = try TrackerManager(store: store, limits: config.limits, logger: logger)
         do {
+            manager.useRules(try manager.loadRules(config.rules))
             let summary = try await manager.apply(config.trackers)
             if !summary.failed.isEmpty { logger.error("\(summary.line)") }
         } catch {
@@ -261,8 +266,14 @@ final class Reloader: @unchecked Sendable {
         if config.logLevel != old.logLevel { ignored.append("log_level") }
         if !ignored.isEmpty { logger.warning("reload: \(ignored.joined(separator: ", ")) changed; that takes a restart and is left as it is") }
         do {
+            // Rules files are read again even when the list is the same: their content may have changed.
+            let rules = try manager.loadRules(config.rules)
             let summary = try await manager.apply(config.trackers)
-            running.withLock { $0.trackers = config.trackers }
+            manager.useRules(rules)
+            running.withLock {
+                $0.trackers = config.trackers
+                $0.rules = config.rules
+            }
             return summary
         } catch let e as EunomiaError {
             logger.error("reload refused, nothing changed: \(e.message)")

@@ -26,20 +26,24 @@ public struct TrackerSpec: Equatable, Sendable {
     /// KEY=VALUE assignments, as the command line's --param takes them (KEY checked as an identifier).
     public var params: [String]
     public var outputs: [OutputSpec]
+    /// Only the records for which this condition holds reach its outputs and streams (docs/rules.md).
+    public var filter: String?
     /// Where the table starts in the config file, for messages.
     public var line: Int?
 
-    public init(id: String, plugin: String, params: [String], outputs: [OutputSpec], line: Int? = nil) {
+    public init(id: String, plugin: String, params: [String], outputs: [OutputSpec], filter: String? = nil, line: Int? = nil) {
         self.id = id
         self.plugin = plugin
         self.params = params
         self.outputs = outputs
+        self.filter = filter
         self.line = line
     }
 
-    /// What reload compares: the same id with another requirement, other params or other outputs is a change.
+    /// What reload compares: the same id with another requirement, other params, outputs or filter is a change.
     func sameDefinition(as other: TrackerSpec) -> Bool {
         id == other.id && plugin == other.plugin && params.sorted() == other.params.sorted() && outputs == other.outputs
+            && filter == other.filter
     }
 }
 
@@ -74,6 +78,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: Logger.Level?
     public var limits = Limits()
     public var trackers: [TrackerSpec] = []
+    /// Rules files (absolute paths), run over every tracker's records; reloaded on SIGHUP.
+    public var rules: [String] = []
     /// [[registry]]: where `plugin install NAME`, search, outdated and upgrade look, in order.
     public var registries: [RegistryLocation] = []
 
@@ -109,7 +115,7 @@ public struct DaemonConfig: Equatable, Sendable {
         }
         var config = DaemonConfig()
         config.path = path
-        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "metrics", "tracker", "registry"]
+        let known: Set<String> = ["store", "socket", "listen", "allow_remote", "log_level", "limits", "metrics", "tracker", "registry", "rules"]
         for key in table.keys where !known.contains(key) {
             throw where_.error(key: key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -177,6 +183,7 @@ public struct DaemonConfig: Equatable, Sendable {
             }
         }
         if let v = table["registry"] { config.registries = try parseRegistries(v, where_) }
+        if let v = table["rules"] { config.rules = try parseRules(v, where_) }
         if let listen = config.listen, !listen.isLoopback, !config.allowRemote {
             throw where_.error(key: "listen", "\(listen.description.quotedForError) is not a loopback address; set allow_remote = true to listen on it (the API gives root-equivalent control; every TCP request needs the token)")
         }
@@ -204,7 +211,7 @@ public struct DaemonConfig: Equatable, Sendable {
     }
 
     static func parseTracker(_ t: TOMLNode, index: Int, _ where_: ConfigLocator) throws -> TrackerSpec {
-        let known = ["id", "plugin", "params", "outputs"]
+        let known = ["id", "plugin", "params", "outputs", "filter"]
         func fail(_ key: String, _ message: String) -> EunomiaError {
             where_.error(section: "tracker", index: index, key: key, message)
         }
@@ -260,7 +267,13 @@ public struct DaemonConfig: Equatable, Sendable {
             }
             if Set(outputs.map(\.description)).count != outputs.count { throw fail("outputs", "an output is listed twice") }
         }
-        return TrackerSpec(id: id, plugin: plugin, params: params, outputs: outputs,
+        var filter: String?
+        if let v = t["filter"] {
+            guard let text = v.string else { throw where_.typeError(section: "tracker", index: index, key: "filter", v, "a string, a condition such as 'comm == \"cat\"'") }
+            guard !text.isEmpty, text.utf8.count <= 16 << 10 else { throw fail("filter", "a filter is a condition of 1 to 16384 bytes") }
+            filter = text
+        }
+        return TrackerSpec(id: id, plugin: plugin, params: params, outputs: outputs, filter: filter,
                            line: where_.headerLine(section: "tracker", index: index))
     }
 

@@ -186,7 +186,8 @@ enum OpenAPIDocument {
         "summary": "Live records: Server-Sent Events (data: JSON) or JSON lines, until the tracker stops",
         "parameters": [
           { "$ref": "#/components/parameters/TrackerID" },
-          { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["sse", "ndjson"] } }
+          { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["sse", "ndjson"] } },
+          { "name": "filter", "in": "query", "required": false, "description": "Only records for which this condition holds (docs/rules.md), e.g. comm == \"cat\"; a bad one is a 400 naming its position", "schema": { "type": "string", "minLength": 1, "maxLength": 16384 } }
         ],
         "responses": {
           "200": {
@@ -200,6 +201,26 @@ enum OpenAPIDocument {
           "401": { "$ref": "#/components/responses/Unauthorized" },
           "404": { "$ref": "#/components/responses/NotFound" },
           "409": { "$ref": "#/components/responses/Conflict" }
+        }
+      }
+    },
+    "/api/v1/alerts": {
+      "get": {
+        "operationId": "alerts",
+        "summary": "Live alerts of the security rules (the config's rules): Server-Sent Events (data: JSON) or JSON lines, from now on",
+        "parameters": [
+          { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["sse", "ndjson"] } }
+        ],
+        "responses": {
+          "200": {
+            "description": "One alert per event or line: time, rule, priority, output, tags, tracker, plugin, output_fields",
+            "content": {
+              "text/event-stream": { "schema": { "type": "string" } },
+              "application/x-ndjson": { "schema": { "type": "string" } }
+            }
+          },
+          "400": { "$ref": "#/components/responses/BadRequest" },
+          "401": { "$ref": "#/components/responses/Unauthorized" }
         }
       }
     },
@@ -336,7 +357,8 @@ enum OpenAPIDocument {
             "type": "object", "nullable": true, "maxProperties": 64,
             "description": "Parameter names are [a-z_][a-z0-9_]{0,63}; each value is checked against the plugin's schema. container (a container id, id prefix or name) filters in the kernel by its cgroups",
             "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "integer" }, { "type": "boolean" }] }
-          }
+          },
+          "filter": { "type": "string", "nullable": true, "minLength": 1, "maxLength": 16384, "description": "Only records for which this condition holds reach the tracker's outputs and streams (docs/rules.md); its exact pid, tid, uid, comm and container terms are applied in the kernel" }
         }
       },
       "SwapRequest": {
@@ -368,7 +390,9 @@ enum OpenAPIDocument {
           "origin": { "type": "string", "enum": ["config", "api"] },
           "outputs": { "type": "array", "items": { "type": "string" } },
           "bpf_run_count": { "type": "integer", "minimum": 0, "nullable": true, "description": "Runs of its BPF programs while BPF statistics were on; null when its plugin cannot name its programs (ABI < 1.3)" },
-          "bpf_run_time_ns": { "type": "integer", "minimum": 0, "nullable": true, "description": "Nanoseconds the kernel spent in its BPF programs" }
+          "bpf_run_time_ns": { "type": "integer", "minimum": 0, "nullable": true, "description": "Nanoseconds the kernel spent in its BPF programs" },
+          "filter": { "type": "string", "description": "Its filter, when it has one" },
+          "filtered": { "type": "integer", "minimum": 0, "description": "Records its filter kept from every output and stream" }
         }
       },
       "TrackerList": {

@@ -71,8 +71,12 @@ public final class TrackerManager: @unchecked Sendable {
     private var streamCount = 0
     /// One reload at a time.
     let reloadLock = NSLock()
-    /// The Prometheus exposition and the metrics only it keeps (swaps).
-    public let metrics = MetricsExporter()
+    /// The Prometheus exposition and the metrics only it keeps (swaps, alerts).
+    public let metrics: MetricsExporter
+    /// The security rules in force (the config's `rules`), run beside every tracker's outputs.
+    public let rules = RuleBook()
+    /// Where their alerts go: the log, the counter, /api/v1/alerts.
+    let alertHub: AlertHub
     /// BPF run-time statistics, on while the manager runs (each tracker's kernel cost).
     let bpfStats = BPFStatsSwitch()
     /// cgroup id -> container, shared by every tracker's outputs, streams and metric labels.
@@ -84,6 +88,9 @@ public final class TrackerManager: @unchecked Sendable {
         self.store = store
         self.limits = limits
         self.logger = logger
+        let metrics = MetricsExporter()
+        self.metrics = metrics
+        alertHub = AlertHub(logger: logger, metrics: metrics, limitBytes: limits.streamQueueKB << 10)
         loop = try EventLoop(logger: logger)
         loop.startThread()
         containers.prime()
@@ -122,10 +129,10 @@ public final class TrackerManager: @unchecked Sendable {
     }
 
     /// Starts a tracker. A nil id gets one generated (NAME-XXXXXXXX).
-    public func start(id: String?, plugin: String, params: [String], outputs: [OutputSpec] = [],
+    public func start(id: String?, plugin: String, params: [String], outputs: [OutputSpec] = [], filter: String? = nil,
                       origin: TrackerOrigin = .api) async throws -> TrackerInfo {
         let name = (try? PluginReference.parse(plugin).name) ?? "tracker"
-        var spec = TrackerSpec(id: id ?? TrackerID.generate(plugin: name), plugin: plugin, params: params, outputs: outputs)
+        var spec = TrackerSpec(id: id ?? TrackerID.generate(plugin: name), plugin: plugin, params: params, outputs: outputs, filter: filter)
         if id == nil {
             // A generated id that happens to be taken gets another.
             for _ in 0..<8 where isTaken(spec.id) { spec.id = TrackerID.generate(plugin: name) }
@@ -152,7 +159,9 @@ public final class TrackerManager: @unchecked Sendable {
         let running: RunningTracker
         do {
             for o in spec.outputs { sinks.append((o.description, try OutputPump.sink(for: o, trackerID: spec.id, logger: logger))) }
-            running = try RunningTracker(id: spec.id, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+            let (filter, filtered) = try prepareFilter(spec, plugin: plugin, parameters: parameters)
+            running = try RunningTracker(id: spec.id, plugin: plugin, parameters: filtered, loop: loop, logger: logger)
+            running.router.setFilter(filter)
             if let found = running.container { containers.remember(found) }
         } catch {
             for (_, s) in sinks { s.close() }
@@ -178,6 +187,7 @@ public final class TrackerManager: @unchecked Sendable {
         if !shuttingDown {
             attachLabelCounter(managed, running)
             attachHistograms(managed, running)
+            attachRules(running)
         }
         if shuttingDown {
             // shutdown() ran while this one attached: it is not in the table, so stop it here.
@@ -253,12 +263,17 @@ public final class TrackerManager: @unchecked Sendable {
             state = "stopped"
         }
         let cost = running.kernelCost()
-        return TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
-                           requirement: spec.plugin, params: running.parameters.values, state: state,
-                           events: counters.events, lost: counters.lost, malformed: counters.malformed,
-                           dropped: running.router.dropped(), streams: streams, startedAt: TrackerManager.timestamp(running.startedAt),
-                           lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description),
-                           bpfRunCount: cost?.runCount, bpfRunTimeNs: cost?.runTimeNs)
+        var info = TrackerInfo(id: t.id, plugin: plugin.name, version: plugin.version, build: plugin.buildID,
+                               requirement: spec.plugin, params: running.parameters.values, state: state,
+                               events: counters.events, lost: counters.lost, malformed: counters.malformed,
+                               dropped: running.router.dropped(), streams: streams, startedAt: TrackerManager.timestamp(running.startedAt),
+                               lastError: error, swaps: running.swaps, origin: t.origin, outputs: spec.outputs.map(\.description),
+                               bpfRunCount: cost?.runCount, bpfRunTimeNs: cost?.runTimeNs)
+        if let filter = spec.filter {
+            info.filter = filter
+            info.filtered = running.router.filtered
+        }
+        return info
     }
 
     // MARK: Stopping
@@ -358,19 +373,25 @@ public final class TrackerManager: @unchecked Sendable {
     // MARK: Streams
 
     /// A bounded live stream of the tracker's records as JSON lines.
-    public func subscribe(_ id: String) throws -> EventStream {
+    /// `filter`: only the records for which this condition holds (checked against the build
+    /// running now; a bad one is refused with the position it fails at).
+    public func subscribe(_ id: String, filter: String? = nil) throws -> EventStream {
         let t = try find(id)
         lock.lock()
         defer { lock.unlock() }
         guard let running = t.running, !t.stopped else {
             throw EunomiaError("tracker \(id.quotedForError) is not running", kind: .conflict)
         }
+        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10, containers: containers)
+        var attached: RecordSubscriber = subscriber
+        if let filter {
+            attached = FilteredSubscriber(subscriber, filter: try ConditionFilter(filter, schema: running.plugin.schema, containers: containers))
+        }
         streamCount += 1
         t.streams += 1
-        let subscriber = StreamSubscriber(format: .json, limitBytes: limits.streamQueueKB << 10, containers: containers)
-        running.router.add(subscriber, name: "stream-\(streamCount)")
+        running.router.add(attached, name: "stream-\(streamCount)")
         let router = running.router
-        let box = UncheckedBox(subscriber)
+        let box = UncheckedBox(attached)
         return EventStream(subscriber: subscriber, detach: { [self] in
             router.remove(box.value)
             lock.lock()
@@ -446,6 +467,7 @@ public final class TrackerManager: @unchecked Sendable {
             }
         }
         // Starts that were attaching when closed was set stop themselves (startPrepared).
+        alertHub.closeAll()
         loop.shutdown()
         bpfStats.close()
         logger.info("all trackers stopped")

@@ -37,11 +37,14 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
     /// nil when its plugin cannot name its programs (ABI < 1.3) or it is not running.
     public var bpfRunCount: UInt64?
     public var bpfRunTimeNs: UInt64?
+    /// The tracker's filter, and the records it kept from every output and stream.
+    public var filter: String? = nil
+    public var filtered: UInt64? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, plugin, version, build, requirement, params, state, events, lost, malformed, dropped, streams
         case startedAt = "started_at", lastError = "last_error", swaps, origin, outputs
-        case bpfRunCount = "bpf_run_count", bpfRunTimeNs = "bpf_run_time_ns"
+        case bpfRunCount = "bpf_run_count", bpfRunTimeNs = "bpf_run_time_ns", filter, filtered
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -66,6 +69,8 @@ public struct TrackerInfo: Codable, @unchecked Sendable, Equatable {
         try c.encode(outputs, forKey: .outputs)
         try c.encode(bpfRunCount, forKey: .bpfRunCount)
         try c.encode(bpfRunTimeNs, forKey: .bpfRunTimeNs)
+        try c.encodeIfPresent(filter, forKey: .filter)
+        try c.encodeIfPresent(filtered, forKey: .filtered)
     }
 }
 

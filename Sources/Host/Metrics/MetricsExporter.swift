@@ -43,6 +43,13 @@ public final class MetricsExporter: Sendable {
 
     public func swapFailed() { swapFailures.increment() }
 
+    /// A rule fired (eunomia_security_alerts_total{rule,priority}).
+    public func alerted(rule: String, priority: String) {
+        kept.makeCounter(descriptor: MetricNameDescriptor(namespace: "eunomia", metricName: "security_alerts", unitName: "total",
+                                                          helpText: "Alerts raised by the security rules, by rule and priority"),
+                         labels: [("rule", rule), ("priority", priority)]).increment()
+    }
+
     /// The exposition for this scrape: the trackers' samples, the builds loaded, the decode
     /// errors of trackers already stopped (so the host total never goes down).
     public func render(trackers: [TrackerSample], loadedPlugins: Int, stoppedMalformed: UInt64) -> [UInt8] {

@@ -5,7 +5,7 @@ import Foundation
 // Linux vocabularies the display hints name: open flags, signals, errnos, IP addresses.
 
 /// open(2) flags by name (Linux generic values, as on x86_64 and arm64).
-enum OpenFlags {
+package enum OpenFlags {
     static let names: [(UInt64, StaticString)] = [
         (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
         (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"),
@@ -32,9 +32,25 @@ enum OpenFlags {
             out.appendRadix(rest, radix: 8)
         }
     }
+
+    /// The access mode a name stands for (O_RDONLY 0, O_WRONLY 1, O_RDWR 2): the low two bits
+    /// hold a number, not flags.
+    package static func accessMode(named name: String) -> UInt64? {
+        switch name {
+        case "O_RDONLY": return 0
+        case "O_WRONLY": return 1
+        case "O_RDWR": return 2
+        default: return nil
+        }
+    }
+
+    /// The bit of a flag name (O_CREAT 0o100), as the names above spell them.
+    package static func bit(named name: String) -> UInt64? {
+        names.first { $0.1.description == name }?.0
+    }
 }
 
-enum Signals {
+package enum Signals {
     static let names: [StaticString] = [
         "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
         "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
@@ -51,10 +67,17 @@ enum Signals {
             out.appendDecimal(signal)
         }
     }
+
+    /// A signal's number by the name the output shows (SIGKILL 9, SIGRT3 35).
+    package static func number(named name: String) -> Int64? {
+        if let i = names.firstIndex(where: { $0.description == name }), i > 0 { return Int64(i) }
+        if name.hasPrefix("SIGRT"), let n = Int64(name.dropFirst(5)), (0...32).contains(n), String(n) == String(name.dropFirst(5)) { return 32 + n }
+        return nil
+    }
 }
 
 /// Linux errno names (asm-generic), indexed by number; "" where a number has none.
-enum Errnos {
+package enum Errnos {
     static let names: [StaticString] = [
         "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD", "EAGAIN",
         "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL",
@@ -77,6 +100,12 @@ enum Errnos {
     static func name(ofResult value: Int64) -> StaticString? {
         guard value < 0, value > -Int64(names.count), names[Int(-value)].utf8CodeUnitCount > 0 else { return nil }
         return names[Int(-value)]
+    }
+
+    /// An errno's number by name (ENOENT 2).
+    package static func number(named name: String) -> Int64? {
+        guard !name.isEmpty, let i = names.firstIndex(where: { $0.description == name }) else { return nil }
+        return Int64(i)
     }
 }
 

@@ -262,3 +262,18 @@ enum CSVText {
         text.withUTF8 { append(UnsafeRawBufferPointer($0), to: out) }
     }
 }
+
+extension OutputBuffer {
+    /// Text that came from records, packages or rules, made safe for a terminal the way table
+    /// cells are (controls and terminal-acting code points as '?').
+    public func appendTerminalText(_ text: String) {
+        var t = text
+        t.withUTF8 { TableText.append(UnsafeRawBufferPointer($0), to: self) }
+    }
+
+    /// Text already safe for where it goes (JSON that escaped every control).
+    public func appendVerbatim(_ text: String) {
+        var t = text
+        t.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+}

@@ -29,6 +29,11 @@ public final class RecordRouter {
     private var finished = false
     /// Sources delivering now, announced to subscribers that join later.
     private var current: [RecordSource] = []
+    /// Records must pass it to reach any subscriber (nil: all pass).
+    private var filter: RecordFilter?
+    /// The same filter, not retained per record (`filter` owns it).
+    private unowned(unsafe) var recordFilter: RecordFilter?
+    private var filteredOut: UInt64 = 0
 
     public init() { pthread_mutex_init(&lock, nil) }
 
@@ -75,9 +80,25 @@ public final class RecordRouter {
 
     public var subscriberCount: Int { withDelivery { entries.count } }
 
+    /// Sets the filter every record must pass; the sources delivering now are announced to it.
+    public func setFilter(_ newFilter: RecordFilter?) {
+        withDelivery {
+            filter = newFilter
+            recordFilter = newFilter
+            if let newFilter { for s in current { newFilter.sourceStarted(s) } }
+        }
+    }
+
+    /// Records the filter kept from every subscriber.
+    public var filtered: UInt64 { withDelivery { filteredOut } }
+
     // Delivery: call inside withDelivery.
 
     @inline(__always) public func deliver(_ record: RecordView) {
+        if let f = recordFilter, !f.matches(record) {
+            filteredOut &+= 1
+            return
+        }
         // Entries are owned by `entries`, which only add and remove change, under the delivery
         // lock this runs in: iterated unretained, so a record costs no reference counting here.
         entries.withUnsafeBufferPointer { all in
@@ -92,12 +113,14 @@ public final class RecordRouter {
 
     public func sourceStarted(_ source: RecordSource) {
         current.append(source)
+        filter?.sourceStarted(source)
         for e in entries { e.subscriber.sourceStarted(source) }
     }
 
     public func sourceEnded(_ source: RecordSource) {
         current.removeAll { $0 === source }
         for e in entries { e.subscriber.sourceEnded(source) }
+        filter?.sourceEnded(source)
     }
 
     public func endReport(source: RecordSource, timestampNs: UInt64) {

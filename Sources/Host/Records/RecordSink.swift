@@ -18,3 +18,12 @@ extension RecordSink {
     public func endReport(timestampNs: UInt64) {}
     public func flush() {}
 }
+
+/// Decides which records go on, before any subscriber sees them: a tracker's filter
+/// (`--filter`, a start's `filter`) or one API stream's. Called under the router's delivery lock,
+/// one record at a time; compiles what it needs per source when the source starts.
+public protocol RecordFilter: AnyObject {
+    func sourceStarted(_ source: RecordSource)
+    func sourceEnded(_ source: RecordSource)
+    func matches(_ record: RecordView) -> Bool
+}

@@ -5,3 +5,4 @@
 @_exported import EunomiaRuntime
 @_exported import EunomiaSchema
 @_exported import EunomiaContainers
+@_exported import EunomiaRules

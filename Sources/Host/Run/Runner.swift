@@ -20,6 +20,24 @@ public struct RunSummary: Equatable {
     /// nil when that is not known, and `kernelUnknown` says why.
     public var kernel: KernelCost? = nil
     public var kernelUnknown: String? = nil
+    /// Records the filter kept out (nil: no filter), and the filter's terms the kernel applied.
+    public var filtered: UInt64? = nil
+    public var pushedDown: [ConditionPushdown.Assignment] = []
+    /// Alerts the rules raised (nil: no rules).
+    public var alerts: UInt64? = nil
+}
+
+/// Rules over a run's records: the rules, where alerts go, and whether events print too.
+public struct RunRules {
+    public var book: RuleBook
+    public var sink: AlertSink
+    public var showEvents: Bool
+
+    public init(book: RuleBook, sink: AlertSink, showEvents: Bool) {
+        self.book = book
+        self.sink = sink
+        self.showEvents = showEvents
+    }
 }
 
 /// Runs one installed tracker until stopped, writing its events to an OutputBuffer.
@@ -41,6 +59,7 @@ public enum Runner {
     /// `outputFD`, when given, is watched for its reader going away (a closed pipe): the run
     /// ends within one check interval instead of at the next event's failed write.
     public static func run(plugin: InstalledPlugin, parameters: ResolvedParameters, format: OutputFormat,
+                           filter: String? = nil, rules: RunRules? = nil,
                            duration: Double?, output: OutputBuffer, outputFD: Int32? = nil, lineBuffered: Bool = false,
                            logger: Logger, started: (EventLoop) -> Void = { _ in },
                            shouldStop: @escaping () -> Bool = { false }) throws -> RunSummary {
@@ -56,7 +75,14 @@ public enum Runner {
         let carriesTask = plugin.schema.records.contains { $0.cgroupIDOffset != nil }
         let containers = carriesTask && format != .folded ? ContainerCache() : nil
         let encoder = FormattingSubscriber(format: format, output: output, lineBuffered: lineBuffered, containers: containers)
+        let recordFilter = try filter.map { try ConditionFilter($0, schema: plugin.schema, containers: containers) }
+        var parameters = parameters
+        var pushed: [ConditionPushdown.Assignment] = []
+        if let recordFilter {
+            (parameters, pushed) = try pushDown(recordFilter, plugin: plugin, parameters: parameters, logger: logger)
+        }
         let tracker = try RunningTracker(id: plugin.name, plugin: plugin, parameters: parameters, loop: loop, logger: logger)
+        tracker.router.setFilter(recordFilter)
         if let containers {
             if let found = tracker.container {
                 containers.remember(found)
@@ -64,7 +90,9 @@ public enum Runner {
             }
             containers.prime()
         }
-        tracker.router.add(encoder, name: "output")
+        if rules?.showEvents ?? true { tracker.router.add(encoder, name: "output") }
+        let engine = rules.map { RuleEngine(tracker: plugin.name, book: $0.book, sink: $0.sink, containers: containers) }
+        if let engine { tracker.router.add(engine, name: "rules") }
         started(loop)
 
         let began = eh_monotonic_ns()
@@ -83,6 +111,7 @@ public enum Runner {
         if case .failed(let f) = tracker.state { failure = f }
         let cost = tracker.kernelCost()
         let counters = try tracker.stop()
+        let filtered = recordFilter.map { _ in tracker.router.filtered }
         output.flush()
         let statsOn = stats.isOn
         stats.close()
@@ -92,7 +121,24 @@ public enum Runner {
                           seconds: Double(eh_monotonic_ns() - began) / 1e9,
                           kernel: statsOn ? cost : nil,
                           kernelUnknown: !statsOn ? "BPF statistics could not be turned on: \(stats.failure ?? "?")"
-                              : cost == nil ? "the plugin does not name its BPF programs (ABI < 1.3)" : nil)
+                              : cost == nil ? "the plugin does not name its BPF programs (ABI < 1.3)" : nil,
+                          filtered: filtered, pushedDown: pushed, alerts: engine?.alerts)
+    }
+
+    /// The filter's terms the kernel can apply, as parameters (ConditionPushdown). A container
+    /// term is pushed down only when the container runs now: a filter waits for one that is
+    /// yet to start, where `--container` would refuse it.
+    public static func pushDown(_ filter: ConditionFilter, plugin: InstalledPlugin, parameters: ResolvedParameters,
+                         logger: Logger) throws -> (ResolvedParameters, [ConditionPushdown.Assignment]) {
+        var pushed = ConditionPushdown.assignments(filter.condition, schema: plugin.schema, parameters: parameters)
+        pushed.removeAll { a in
+            guard a.parameter == ContainerFilter.parameter else { return false }
+            guard let paths = CgroupPaths(), (try? ContainerLocator(paths: paths).locate(a.value)) != nil else { return true }
+            return false
+        }
+        guard !pushed.isEmpty else { return (parameters, []) }
+        for a in pushed { logger.debug("filter: \(a.field) == \(a.value) applied in the kernel (\(a.assignment))") }
+        return (try ResolvedParameters(schema: plugin.schema, assignments: parameters.assignments + pushed.map(\.assignment)), pushed)
     }
 
     /// How often a run checks shouldStop, the output's reader and the tracker's health. Records

@@ -51,9 +51,14 @@ public struct ParameterSpec: Codable, Equatable {
     public var max: Int64?
     public var `enum`: [String]?
     public var maxLength: Int?
+    /// The record field this parameter filters on in the kernel, exactly: set to V, it keeps
+    /// the records whose FIELD == V (pid, comm, ...; "container" for the container parameter,
+    /// which container.id == V and container.name == V select). A `--filter` term FIELD == V
+    /// is then pushed down into it.
+    public var pushdown: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, type, `default`, description, min, max, `enum`, maxLength = "max_length"
+        case name, type, `default`, description, min, max, `enum`, pushdown, maxLength = "max_length"
     }
 
     func validate(source: String) throws {

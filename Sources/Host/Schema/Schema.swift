@@ -53,6 +53,22 @@ public struct PluginSchema: Codable, Equatable {
             try p.validate(source: source)
         }
         guard !records.isEmpty else { throw fail("declares no records") }
+        for p in parameters {
+            guard let field = p.pushdown else { continue }
+            if field == "container" {
+                guard p.type == .string, records.contains(where: { $0.cgroupIDOffset != nil }) else {
+                    throw fail("parameter '\(p.name)': pushdown container needs a string parameter and records with a cgroup_id field")
+                }
+                continue
+            }
+            guard let f = records.lazy.flatMap(\.fields).first(where: { $0.name == field }) else {
+                throw fail("parameter '\(p.name)': pushdown \(field.quotedForError) is not a field of any record")
+            }
+            let fits = p.type == .integer ? f.type.isInteger && f.values == nil && f.scale == nil && f.display == nil : p.type == .string && f.type == .string
+            guard fits else {
+                throw fail("parameter '\(p.name)': pushdown '\(field)' is a \(f.type.rawValue) field, which a \(p.type.rawValue) parameter cannot filter exactly")
+            }
+        }
         try swap?.validate(fail)
         var ids = Set<UInt32>()
         var names = Set<String>()
