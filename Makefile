@@ -119,8 +119,9 @@ SYSTEMD_DIR ?= /etc/systemd/system
 SCHEMATHESIS := schemathesis==4.32.5
 
 install: bin/eunomia
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(PREFIX)/share/eunomia/rules
 	install -m 0755 bin/eunomia $(DESTDIR)$(PREFIX)/bin/eunomia
+	install -m 0644 rules/default.yaml $(DESTDIR)$(PREFIX)/share/eunomia/rules/default.yaml
 	sed 's|^ExecStart=/usr/local/bin/eunomia|ExecStart=$(PREFIX)/bin/eunomia|' deploy/systemd/eunomia.service > $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp
 	mv $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service.tmp $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service

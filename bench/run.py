@@ -54,12 +54,22 @@ def pipeline():
         # JSON names it in an object, a table in its CONTAINER column.
         for fmt in ("json", "table"):
             r = run_json(["taskset", "-c", "1", PIPELINE, os.path.join(BUILD, "bench", "synthetic.so"), schema, str(N_PIPELINE), fmt,
-                          str(os.stat(cg).st_ino)])
+                          "--cgroup", str(os.stat(cg).st_ino)])
             results[f"{fmt}_container"] = {k: r[k] for k in ("events", "lost", "ns_per_event", "events_per_s", "cpu_s", "wall_s")}
             print(f"pipeline {fmt} with container: {r['ns_per_event']:.1f} ns/event", flush=True)
     finally:
         os.rmdir(cg)
         os.rmdir(os.path.dirname(cg))
+    # A 3-clause filter every record passes (the formatting is the same: the difference is the
+    # filter's), and the default rule set beside the formatter (no rule fires on these records).
+    extra = {
+        "json_filter3": ["--filter", 'comm == "loadgen" and fd < 64 and path startswith "/usr/lib/"'],
+        "json_rules": ["--rules", os.path.join(ROOT, "rules", "default.yaml")],
+    }
+    for name, flags in extra.items():
+        r = run_json(["taskset", "-c", "1", PIPELINE, os.path.join(BUILD, "bench", "synthetic.so"), schema, str(N_PIPELINE), "json"] + flags)
+        results[name] = {k: r[k] for k in ("events", "lost", "ns_per_event", "events_per_s", "cpu_s", "wall_s", "rules", "alerts")}
+        print(f"pipeline json, {name}: {r['ns_per_event']:.1f} ns/event ({r['rules']} rules, {r['alerts']} alerts)", flush=True)
     results["container_cache_1000"] = run_json([PIPELINE, "container-cache", "1000"])
     print(f"container cache, 1000 cgroups: {results['container_cache_1000']}", flush=True)
     return results
@@ -599,6 +609,12 @@ def markdown(r):
               if "table_container" in p else []),
             f"| container cache, {c['cgroups']} docker cgroups resolved | {c['rss_added_kb']} KiB RSS added, {c['us_per_resolution']:.1f} µs per resolution |",
         ]
+    if "json_filter3" in p:
+        lines.append(f"| pipeline json behind a 3-clause `--filter` every record passes (1 core) | {p['json_filter3']['ns_per_event']:.0f} ns/event "
+                     f"(+{p['json_filter3']['ns_per_event'] - p['json']['ns_per_event']:.0f} ns for the filter) |")
+    if "json_rules" in p:
+        lines.append(f"| pipeline json with rules/default.yaml beside it ({p['json_rules']['rules']} rules apply to opensnoop, 1 core) | "
+                     f"{p['json_rules']['ns_per_event']:.0f} ns/event (+{p['json_rules']['ns_per_event'] - p['json']['ns_per_event']:.0f} ns for the rules) |")
     lines += [
         f"| openat load, no tracer | {e['none']['opens_per_s'] / 1e6:.3f} M opens/s |",
         f"| with `eunomia run opensnoop -o json` | {e['eunomia_json']['opens_per_s'] / 1e6:.3f} M opens/s (x{e['eunomia_json']['slowdown']:.2f}), "

@@ -42,9 +42,10 @@ static eunomia_status s_create(const struct eunomia_create_args *args, eunomia_i
     inst->host = args->host;
     inst->remaining = config_number(args->config_json, "count", 10000000);
     inst->batch = config_number(args->config_json, "batch", 4096);
-    /* Records from a task in this cgroup (0: none), for the cost of naming its container. */
-    inst->rec.cgroup_id = config_number(args->config_json, "cgroup_id", 0);
     inst->rec = (struct record){ .ts = 1000000000ULL, .flags = 02000000, .pid = 4242, .tid = 4242, .fd = 3 };
+    /* Records from a task in this cgroup (0: none), for the cost of naming its container. Set
+     * after the record is initialised: before, the initialiser cleared it. */
+    inst->rec.cgroup_id = config_number(args->config_json, "cgroup_id", 0);
     strcpy(inst->rec.comm, "loadgen");
     strcpy(inst->rec.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
     inst->size = offsetof(struct record, path) + strlen(inst->rec.path) + 1;

@@ -130,4 +130,32 @@ final class ConditionTests: XCTestCase {
         XCTAssertEqual(try pushed(#"container.name == web and tid == 9"#), ["container=web", "tid=9"])
         XCTAssertEqual(try pushed(#"comm == "cat""#, try ResolvedParameters(schema: s, assignments: ["comm=sh"])), [])
     }
+
+    /// Hostile conditions (filters come from API requests): random cuts, splices and bytes of
+    /// valid ones are parsed and compiled; every outcome is a result or a ConditionError,
+    /// never a trap, and whatever compiles evaluates on short and long records alike.
+    func testMutatedConditionsNeverTrap() throws {
+        let s = try schema("opensnoop")
+        let seeds = [#"comm == "cat" and (uid != 0 or not path startswith "/etc/")"#, #"flags contains O_CREAT and err in (ENOENT, 13)"#,
+                     #"path glob "/e[!x]c/*[a-z]?" or container.id != host"#, #"fd >= -1 and mode exists and k8s.pod.name == 'x\'y'"#]
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("()=!<>\"' ,\\andortexists0x9-./*?[]".utf8) + [0, 0x7F, 0xC3, 0x28, 0xE2, 0x80, 0xAE]
+        let record = openRecord()
+        for _ in 0..<3000 {
+            var bytes = Array(seeds.randomElement(using: &rng)!.utf8)
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: Int.random(in: 0...bytes.count, using: &rng))
+                case 2 where !bytes.isEmpty: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &rng)))
+                default: bytes += Array(seeds.randomElement(using: &rng)!.utf8.suffix(Int.random(in: 0...20, using: &rng)))
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let node = try? ConditionParser.parse(text), let plan = try? ConditionCompiler.compile(node, schema: s, containers: nil) else { continue }
+            for cut in [0, 8, 72, record.count] {
+                _ = Array(record.prefix(cut)).withUnsafeBytes { plan.matches(recordID: 0, bytes: $0) }
+            }
+        }
+    }
 }
