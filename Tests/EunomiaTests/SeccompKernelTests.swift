@@ -163,6 +163,41 @@ final class SeccompKernelTests: XCTestCase {
         XCTAssertFalse(names.contains("futex"), "--no-base-syscalls: \(names)")
     }
 
+    /// --container: a detached runc container in a docker-style cgroup waits for /go, then
+    /// makes a directory: its mkdir is in the profile, a process outside it (rmdir) is not.
+    func testContainerRecordsEverythingInTheContainer() throws {
+        let h = try harness()
+        try requireRunc()
+        let id = (0..<4).map { _ in String(format: "%016llx", UInt64.random(in: .min ... .max)) }.joined()
+        let dir = try bundle(["/bin/busybox", "sh", "-c", "while ! /bin/busybox test -e /go; do /bin/busybox usleep 20000; done; /bin/busybox mkdir /dev/made"], seccomp: nil)
+        let configURL = dir.appendingPathComponent("config.json")
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        var linux = try XCTUnwrap(config["linux"] as? [String: Any])
+        linux["cgroupsPath"] = "/docker/\(id)"
+        config["linux"] = linux
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        containers.append(id)
+        let started = try TestSupport.run("/bin/sh", ["-c", "exec /usr/sbin/runc run --detach --bundle \(dir.path) \(id) </dev/null >/dev/null 2>&1"])
+        XCTAssertEqual(started.status, 0, started.stderr)
+        let outside = h.dir.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: false)
+        let profileURL = h.dir.appendingPathComponent("container.json")
+        let recorder = try LiveProcess(TestSupport.eunomiaBinary,
+                                       ["seccomp", "record", "--container", String(id.prefix(12)), "--duration", "2", "--no-base-syscalls",
+                                        "-o", profileURL.path, "--log-level", "info"],
+                                       environment: ["EUNOMIA_HOME": h.store.path])
+        XCTAssertTrue(recorder.wait(upTo: 30) { recorder.stderr.contains("attached") }, recorder.stderr)
+        XCTAssertTrue(recorder.stderr.contains("only container docker \(id.prefix(12))"), recorder.stderr)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent("rootfs/go").path, contents: nil))
+        _ = try TestSupport.run("/bin/busybox", ["rmdir", outside.path])
+        recorder.process.waitUntilExit()
+        XCTAssertEqual(recorder.process.terminationStatus, 0, recorder.stderr)
+        let (_, names) = try load(profileURL)
+        // mkdir: the container's; execve and wait4: its shell running usleep and mkdir.
+        for needed in ["mkdir", "execve", "wait4"] { XCTAssertTrue(names.contains(needed), "\(needed) missing from \(names)") }
+        XCTAssertFalse(names.contains("rmdir"), "a process outside the container was recorded: \(names)")
+    }
+
     func testDockerFormatAndTheCommandsExitStatus() throws {
         let h = try harness()
         let profileURL = h.dir.appendingPathComponent("docker.json")
