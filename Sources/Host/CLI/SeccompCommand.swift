@@ -18,13 +18,14 @@ struct SeccompRecord: ParsableCommand {
 
             Examples:
               eunomia seccomp record -o ls.json -- /bin/busybox ls /
-                  starts the command itself (no syscall of it is missed), waits for it and exits with its status
+                  start the command (no syscall of it is missed), wait for it,
+                  exit with its status
               eunomia seccomp record --pid 1234 --duration 60 -o app.json
-                  an existing process and every process it forks from now on, for 60 s (or until Ctrl-C)
+                  a running process and every process it forks from now on
               eunomia seccomp record --container web -o web.json
-                  everything in a container (id, id prefix or name) until Ctrl-C
-              eunomia seccomp record --docker -o web-docker.json -- ./server --selftest
-                  Docker's format, for docker run --security-opt seccomp=web-docker.json
+                  everything in a container (id, id prefix or name), to Ctrl-C
+              eunomia seccomp record --docker -o web-docker.json -- ./server
+                  Docker's format: docker run --security-opt seccomp=FILE
 
             Use the profile as the linux.seccomp object of an OCI bundle's config.json (runc, crun), as a Kubernetes localhost profile, or with --docker for Docker. It also allows what the container runtime itself does after it applied the profile (execve, futex, ...: docs/seccomp.md lists them; --no-base-syscalls leaves them out).
 
