@@ -242,6 +242,11 @@ final class SeccompKernelTests: XCTestCase {
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(c.args): \(r.stderr)")
             XCTAssertEqual(r.stdout, "", "\(c.args): no profile on stdout")
         }
+        // An output this run created is removed again when recording fails before writing it.
+        let fresh = h.dir.appendingPathComponent("fresh.json")
+        let failed = try record(h, ["-o", fresh.path, "--container", "no-such-container", "--duration", "1"])
+        XCTAssertEqual(failed.status, 1, failed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path), "a failed recording left \(fresh.path) behind")
         let notInstalled = try TestSupport.eunomia(["seccomp", "record", "--", "/bin/true"], store: empty)
         XCTAssertTrue(notInstalled.stderr.contains("eunomia plugin install"), notInstalled.stderr)
         // The output file was checked before anything ran: nothing was created by the failures.

@@ -103,6 +103,9 @@ struct SeccompRecord: ParsableCommand {
             line += String(format: " in %.1fs; profile of %d syscalls written to %@", recording.seconds, profile.names.count,
                            output.map(TerminalText.sanitized) ?? "stdout")
             FileHandle.standardError.write(Data((line + "\n").utf8))
+            if recording.counts.isEmpty {
+                FileHandle.standardError.write(Data("eunomia: warning: no syscall was recorded: the profile allows only the base set\n".utf8))
+            }
             if !recording.unnamed.isEmpty {
                 FileHandle.standardError.write(Data("eunomia: warning: syscalls without a name on this architecture were seen and are not allowed: \(recording.unnamed.sorted().map(TerminalText.sanitized).joined(separator: ", "))\n".utf8))
             }

@@ -6,26 +6,37 @@ import Foundation
 public final class ProfileOutput {
     private let fd: Int32
     private let path: String?
+    /// This run made the file: it is removed again if no profile was written into it, so a
+    /// failed recording leaves nothing behind.
+    private let created: Bool
+    private var written = false
 
     /// Opens FILE for writing (created 0644 if need be), not yet truncated: a recording that
     /// fails leaves an older profile there as it was. nil: stdout.
     public init(path: String?) throws {
         self.path = path
-        guard let path else { fd = STDOUT_FILENO; return }
+        guard let path else { fd = STDOUT_FILENO; created = false; return }
         guard !path.isEmpty else { throw EunomiaError("-o needs a file name") }
-        let opened = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0o644)
+        var opened = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0o644)
+        created = opened >= 0
+        if opened < 0 && errno == EEXIST { opened = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY) }
         guard opened >= 0 else {
             throw EunomiaError("cannot write the profile to \(path.quotedForError): \(String(cString: strerror(errno)))")
         }
         var st = stat()
         guard fstat(opened, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             close(opened)
+            if created { unlink(path) }
             throw EunomiaError("cannot write the profile to \(path.quotedForError): not a regular file")
         }
         fd = opened
     }
 
-    deinit { if path != nil { close(fd) } }
+    deinit {
+        guard let path else { return }
+        close(fd)
+        if created && !written { unlink(path) }
+    }
 
     /// Replaces the file's content with data (or writes it to stdout).
     public func write(_ data: Data) throws {
@@ -42,5 +53,6 @@ public final class ProfileOutput {
                 done += n
             }
         }
+        written = true
     }
 }
