@@ -198,6 +198,27 @@ final class SeccompKernelTests: XCTestCase {
         XCTAssertFalse(names.contains("rmdir"), "a process outside the container was recorded: \(names)")
     }
 
+    /// The tracker on its own: `eunomia run syscallrec --pid` reports the tree's syscalls by
+    /// name, the child's mkdir among them, once at the end.
+    func testSyscallrecRunsOnItsOwn() throws {
+        let h = try harness()
+        let made = h.dir.appendingPathComponent("made-by-run")
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: "/bin/sh")
+        parent.arguments = ["-c", "/bin/busybox usleep 500000; /bin/busybox mkdir \(made.path); /bin/busybox usleep 2000000"]
+        try parent.run()
+        defer { if parent.isRunning { parent.terminate() }; parent.waitUntilExit() }
+        let r = try TestSupport.eunomia(["run", "syscallrec", "--pid", "\(parent.processIdentifier)", "--duration", "1.5", "-o", "json"], store: h.store)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let reports = TrackerHarness.records(r.stdout)
+        XCTAssertEqual(reports.count, 1, r.stdout)
+        let rows = try XCTUnwrap(reports.first?["rows"] as? [[String: Any]], r.stdout)
+        let mkdir = try XCTUnwrap(rows.first { $0["syscall"] as? String == "mkdir" }, "no mkdir row in \(rows)")
+        XCTAssertEqual(mkdir["known"] as? Int, 1)
+        XCTAssertEqual(mkdir["count"] as? Int, 1, "one mkdir: \(mkdir)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: made.path))
+    }
+
     func testDockerFormatAndTheCommandsExitStatus() throws {
         let h = try harness()
         let profileURL = h.dir.appendingPathComponent("docker.json")
