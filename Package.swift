@@ -107,6 +107,12 @@ let package = Package(
             ],
             path: "Sources/Host/Run"
         ),
+        // `eunomia seccomp record`: the syscallrec tracker's report -> an OCI or Docker seccomp profile.
+        .target(
+            name: "EunomiaSeccomp",
+            dependencies: ["EunomiaHost", "EunomiaSchema", "CHostSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Host/Seccomp"
+        ),
         // Containers: cgroup ids to container ids, names, images and pods.
         .target(
             name: "EunomiaContainers",
@@ -156,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "eunomia",
             dependencies: [
-                "EunomiaHost", "EunomiaDaemon", "EunomiaRegistry",
+                "EunomiaHost", "EunomiaDaemon", "EunomiaRegistry", "EunomiaSeccomp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -211,7 +217,7 @@ let package = Package(
             name: "EunomiaTests",
             dependencies: [
                 "EunomiaHost", "EunomiaSchema", "EunomiaPackages", "EunomiaRecords", "EunomiaOutput", "EunomiaRuntime",
-                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "EunomiaRules", "CHostSupport",
+                "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "EunomiaRules", "EunomiaSeccomp", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -30,7 +30,7 @@ struct Eunomia: ParsableCommand {
             The store is /var/lib/eunomia unless --store or EUNOMIA_HOME says otherwise.
             Tracing needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.
             """,
-        subcommands: [Run.self, Plugin.self, Registry.self, Key.self, Server.self, Tracker.self, Alerts.self])
+        subcommands: [Run.self, Plugin.self, Registry.self, Key.self, Server.self, Tracker.self, Alerts.self, Seccomp.self])
 }
 
 // Errors are one line on stderr ("eunomia: error: ..."), usage errors included; --help and

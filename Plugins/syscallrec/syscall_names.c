@@ -1,0 +1,1 @@
+../syscount/syscall_names.c
