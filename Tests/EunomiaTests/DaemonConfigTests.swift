@@ -64,7 +64,7 @@ final class DaemonConfigTests: XCTestCase {
     }
 
     func testUnknownKeysWrongTypesAndBadValuesNameTheLineAndKey() {
-        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, metrics, registry, socket, store, tracker)")
+        XCTAssertEqual(refused("store = \"/x\"\nbogus = 1\n"), "e.toml line 2: bogus: unknown key (known: allow_remote, limits, listen, log_level, metrics, registry, rules, socket, store, tracker)")
         XCTAssertEqual(refused("socket = 5\n"), "e.toml line 1: socket: is an integer, expected a string (an absolute path)")
         XCTAssertEqual(refused("\n\nstore = \"relative\"\n"), "e.toml line 3: store: 'relative' is not an absolute path")
         XCTAssertTrue(refused("store = \"/a/../b\"").contains("'..'"))
@@ -76,7 +76,12 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(refused("[limits]\nmax_upload_mb = 999999999999\n"), "e.toml line 2: limits.max_upload_mb: 999999999999 is out of range (1 to 128)")
         XCTAssertEqual(refused("[limits]\nwhat = 1\n"), "e.toml line 2: limits.what: unknown key in [limits] (known: max_trackers, stream_queue_kb, max_upload_mb)")
         let tracker = "[[tracker]]\nid = \"a\"\nplugin = \"opensnoop\"\n"
-        XCTAssertEqual(refused(tracker + "colour = 1\n"), "e.toml line 4: tracker.colour: unknown key in [[tracker]] (known: id, plugin, params, outputs)")
+        XCTAssertEqual(refused(tracker + "colour = 1\n"), "e.toml line 4: tracker.colour: unknown key in [[tracker]] (known: id, plugin, params, outputs, filter)")
+        XCTAssertEqual(refused(tracker + "filter = 1\n"), "e.toml line 4: tracker.filter: is an integer, expected a string, a condition such as 'comm == \"cat\"'")
+        XCTAssertEqual(refused(tracker + "filter = \"\"\n"), "e.toml line 4: tracker.filter: a filter is a condition of 1 to 16384 bytes")
+        XCTAssertEqual(refused("rules = \"/etc/r.yaml\"\n"), "e.toml line 1: rules: is a string, expected a list of absolute paths, e.g. [\"/etc/eunomia/rules.yaml\"]")
+        XCTAssertEqual(refused("rules = [\"r.yaml\"]\n"), "e.toml line 1: rules: 'r.yaml' is not an absolute path")
+        XCTAssertEqual(refused("rules = [\"/r.yaml\", \"/r.yaml\"]\n"), "e.toml line 1: rules: '/r.yaml' is listed twice")
         XCTAssertEqual(refused("[[tracker]]\nid = \"Bad\"\nplugin = \"x\"\n"),
                        "e.toml line 2: tracker.id: 'Bad' is not a tracker id (1-64 characters of a-z, 0-9, '_', '.' or '-', starting with a letter or digit)")
         XCTAssertEqual(refused("[[tracker]]\nplugin = \"x\"\n"), "e.toml line 1: tracker: [[tracker]] 1 has no id")
