@@ -5,6 +5,7 @@
 #define ARGS_LEN 4096  /* a power of two, for eunomia_output_tail and the masked offsets */
 #define ARG_LEN 256    /* longest single argument kept */
 #define TOTAL_MAX_ARGS 60
+#define EXE_LEN 32
 
 /* Record id 0 in schema.json. */
 struct event {
@@ -17,6 +18,9 @@ struct event {
     __u32 args_size;  /* used bytes of args */
     EUNOMIA_TASK_IDS;
     char comm[TASK_COMM_LEN];
+    __u32 tty; /* controlling terminal as /proc/PID/stat's tty_nr encodes it; 0: none */
+    __u32 pad;
+    char exe[EXE_LEN]; /* file name of the executable loaded ("memfd:NAME" for a memfd); "" if the exec failed */
     char args[ARGS_LEN]; /* NUL-separated argv */
 };
 
@@ -93,6 +97,30 @@ done:
     return 0;
 }
 
+/* What the exec loaded, read from the task once it runs the new program: the executable's file
+ * name (a memfd's reads "memfd:NAME", Falco's proc.is_exe_from_memfd) and the controlling
+ * terminal (Falco's proc.tty). */
+static __always_inline void loaded(struct event *e)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+    if (tty) {
+        __u32 major = BPF_CORE_READ(tty, driver, major);
+        __u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+        e->tty = (major << 8) | (minor & 0xff) | ((minor & ~0xffu) << 12);
+    }
+    /* f_path and d_name.name are const in newer kernels: read them into plain pointers. */
+    struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+    struct dentry *dentry = NULL;
+    if (exe)
+        bpf_core_read(&dentry, sizeof(dentry), &exe->f_path.dentry);
+    const unsigned char *name = NULL;
+    if (dentry)
+        bpf_core_read(&name, sizeof(name), &dentry->d_name.name);
+    if (name)
+        bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name);
+}
+
 static __always_inline int leave(long ret)
 {
     /* Not ours (hot swap): the entry stays for the version that owns this moment. */
@@ -112,6 +140,10 @@ static __always_inline int leave(long ret)
     e->ret = ret;
     eunomia_fill_task_ids(e);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
+    e->tty = 0;
+    e->exe[0] = '\0';
+    if (ret >= 0)
+        loaded(e);
     eunomia_output_tail(e, args, e->args_size);
 cleanup:
     bpf_map_delete_elem(&execs, &tid);

@@ -124,8 +124,9 @@ final class RulesKernelTests: XCTestCase {
         let all = alerts(tracer, rule: "Terminal shell in container") { _ in true }
         let shells = all.filter { $0["rule"] as? String == "Terminal shell in container" }
         XCTAssertEqual(shells.count, 1, "one shell had a terminal in the container: \(shells)")
-        XCTAssertEqual((fields(shells[0])["container"] as? [String: Any])?["id"] as? String, String(id.prefix(12)))
-        XCTAssertNotEqual(fields(shells[0])["tty"] as? Int ?? 0, 0)
+        let shell = try XCTUnwrap(shells.first)
+        XCTAssertEqual((fields(shell)["container"] as? [String: Any])?["id"] as? String, String(id.prefix(12)))
+        XCTAssertNotEqual(fields(shell)["tty"] as? Int ?? 0, 0)
     }
 
     func testFilelessExecutionViaMemfd() throws {
@@ -146,6 +147,7 @@ final class RulesKernelTests: XCTestCase {
         def bpf(cmd, attr):
             buf = ctypes.create_string_buffer(bytes(attr), 128)
             return libc.syscall(321, cmd, buf, 128)
+
         """
 
     func testBPFProgramLoaded() throws {
@@ -159,7 +161,7 @@ final class RulesKernelTests: XCTestCase {
             prog = ctypes.create_string_buffer(insns)
             lic = ctypes.create_string_buffer(b'GPL')
             attr = struct.pack('IIQQ', 1, 2, ctypes.addressof(prog), ctypes.addressof(lic))
-            attr += b'\\0' * 16 + b'eunomia_rules\\0\\0\\0'
+            attr += b'\\0' * 24 + b'eunomia_rules\\0\\0\\0'
             fd = bpf(5, attr)
             assert fd >= 0, ctypes.get_errno()
             print(os.getpid())
@@ -170,7 +172,7 @@ final class RulesKernelTests: XCTestCase {
         let all = alerts(tracer, rule: "BPF program loaded") { self.fields($0)["pid"] as? Int == pid }
         let mine = all.filter { fields($0)["pid"] as? Int == pid }
         XCTAssertEqual(mine.count, 1, "one program load, one alert (the map raised none): \(all)")
-        XCTAssertEqual(fields(mine[0])["prog_name"] as? String, "eunomia_rules")
+        XCTAssertEqual(mine.first.map { fields($0)["prog_name"] as? String }, "eunomia_rules")
         // eunomia's own loads never reach it, this tracker's included.
         XCTAssertFalse(all.contains { fields($0)["pid"] as? Int == Int(tracer.process.processIdentifier) }, "\(all)")
     }

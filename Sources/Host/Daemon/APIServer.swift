@@ -92,8 +92,8 @@ struct API: Sendable {
             var filter: String?
             switch body["filter"] {
             case nil, .null?: filter = nil
-            case .string(let s)? where !s.isEmpty && s.utf8.count <= 16 << 10: filter = s
-            default: throw EunomiaError("\"filter\" must be a condition of 1 to 16384 bytes, such as \"comm == 'cat'\"")
+            case .string(let s)? where !s.isEmpty && s.utf8.count <= ConditionFilter.maxBytes: filter = s
+            default: throw EunomiaError("\"filter\" must be a condition of 1 to \(ConditionFilter.maxBytes) bytes, such as \"comm == 'cat'\"")
             }
             let info = try await manager.start(id: id, plugin: plugin, params: params, filter: filter, origin: .api)
             return try json(info, status: .created)
@@ -212,7 +212,7 @@ struct API: Sendable {
         let format = try streamFormat(request)
         var filter: String?
         if let f = request.uri.queryParameters["filter"] {
-            guard !f.isEmpty, f.utf8.count <= 16 << 10 else { throw EunomiaError("filter must be a condition of 1 to 16384 bytes") }
+            guard !f.isEmpty, f.utf8.count <= ConditionFilter.maxBytes else { throw EunomiaError("filter must be a condition of 1 to \(ConditionFilter.maxBytes) bytes") }
             filter = String(f)
         }
         let stream = try manager.subscribe(id, filter: filter)

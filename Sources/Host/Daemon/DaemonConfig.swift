@@ -270,7 +270,7 @@ public struct DaemonConfig: Equatable, Sendable {
         var filter: String?
         if let v = t["filter"] {
             guard let text = v.string else { throw where_.typeError(section: "tracker", index: index, key: "filter", v, "a string, a condition such as 'comm == \"cat\"'") }
-            guard !text.isEmpty, text.utf8.count <= 16 << 10 else { throw fail("filter", "a filter is a condition of 1 to 16384 bytes") }
+            guard !text.isEmpty, text.utf8.count <= ConditionFilter.maxBytes else { throw fail("filter", "a filter is a condition of 1 to \(ConditionFilter.maxBytes) bytes") }
             filter = text
         }
         return TrackerSpec(id: id, plugin: plugin, params: params, outputs: outputs, filter: filter,

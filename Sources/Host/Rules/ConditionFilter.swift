@@ -7,6 +7,9 @@ import EunomiaSchema
 public final class ConditionFilter: RecordFilter, @unchecked Sendable {
     public let text: String
     public let condition: ConditionNode
+    /// Longest filter a request or a config may give (a rules file's conditions may be longer).
+    /// Also below what a request body may hold with room to spare, in any encoding.
+    public static let maxBytes = 8192
     let containers: ContainerDirectory?
     private var plans: [(source: RecordSource, plan: CompiledCondition?)] = []
     /// The previous record's source and plan, not retained (both held in `plans`).

@@ -53,6 +53,15 @@ public struct PluginSchema: Codable, Equatable {
             try p.validate(source: source)
         }
         guard !records.isEmpty else { throw fail("declares no records") }
+        try swap?.validate(fail)
+        var ids = Set<UInt32>()
+        var names = Set<String>()
+        for r in records {
+            guard ids.insert(r.id).inserted else { throw fail("record id \(r.id) is declared twice") }
+            guard names.insert(r.name).inserted else { throw fail("record name '\(r.name)' is declared twice") }
+            try r.validate(source: source, parameters: parameters)
+        }
+        // After the records: a pushdown names one of their fields.
         for p in parameters {
             guard let field = p.pushdown else { continue }
             if field == "container" {
@@ -68,14 +77,6 @@ public struct PluginSchema: Codable, Equatable {
             guard fits else {
                 throw fail("parameter '\(p.name)': pushdown '\(field)' is a \(f.type.rawValue) field, which a \(p.type.rawValue) parameter cannot filter exactly")
             }
-        }
-        try swap?.validate(fail)
-        var ids = Set<UInt32>()
-        var names = Set<String>()
-        for r in records {
-            guard ids.insert(r.id).inserted else { throw fail("record id \(r.id) is declared twice") }
-            guard names.insert(r.name).inserted else { throw fail("record name '\(r.name)' is declared twice") }
-            try r.validate(source: source, parameters: parameters)
         }
     }
 }
