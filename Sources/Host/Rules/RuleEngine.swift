@@ -38,13 +38,17 @@ public final class RuleEngine: RecordSubscriber {
 
     final class Compiled {
         let source: RecordSource
-        let rules: [(rule: Rule, plan: CompiledCondition)]
+        /// The plans apart from their rules: a record walks only the plans, and touches a
+        /// rule (strings, reference counted) only when its plan matched.
+        let plans: [CompiledCondition]
+        let rules: [Rule]
         /// Renders an alerting record as JSON, for its output fields.
         let formatter: EventFormatter
         let rendered: RenderedRecord
         init(source: RecordSource, rules: [(rule: Rule, plan: CompiledCondition)], containers: ContainerDirectory?) {
             self.source = source
-            self.rules = rules
+            self.rules = rules.map { $0.rule }
+            plans = rules.map { $0.plan }
             rendered = RenderedRecord()
             let r = rendered
             formatter = EventFormatter(schema: source.schema, parameters: source.parameters, format: .json,
@@ -55,6 +59,8 @@ public final class RuleEngine: RecordSubscriber {
     final class RenderedRecord { var bytes: [UInt8] = [] }
 
     private var compiled: [Compiled] = []
+    /// The previous record's plans: the next record is most likely from the same source.
+    private var last: Compiled?
     private var seenGeneration: UInt64
     /// Alerts raised, and rules that could not be compiled for a source (a swap's new schema).
     public private(set) var alerts: UInt64 = 0
@@ -69,7 +75,7 @@ public final class RuleEngine: RecordSubscriber {
     }
 
     /// How many rules apply to the tracker's current sources.
-    public var activeRules: Int { compiled.reduce(0) { $0 + $1.rules.count } }
+    public var activeRules: Int { compiled.reduce(0) { $0 + $1.plans.count } }
 
     public func sourceStarted(_ source: RecordSource) {
         guard !compiled.contains(where: { $0.source === source }) else { return }
@@ -78,6 +84,7 @@ public final class RuleEngine: RecordSubscriber {
 
     public func sourceEnded(_ source: RecordSource) {
         compiled.removeAll { $0.source === source }
+        last = nil
     }
 
     func compile(_ source: RecordSource) -> Compiled {
@@ -96,12 +103,15 @@ public final class RuleEngine: RecordSubscriber {
         if book.generation != seenGeneration {
             seenGeneration = book.generation
             compiled = compiled.map { compile($0.source) }
+            last = nil
         }
-        for c in compiled where c.source === record.source {
-            for (rule, plan) in c.rules where plan.matches(recordID: record.recordID, bytes: record.bytes) {
-                fire(rule, c, record)
-            }
-            break
+        if last?.source !== record.source {
+            guard let c = compiled.first(where: { $0.source === record.source }) else { return true }
+            last = c
+        }
+        guard let c = last else { return true }
+        for i in c.plans.indices where c.plans[i].matches(recordID: record.recordID, bytes: record.bytes) {
+            fire(c.rules[i], c, record)
         }
         return true
     }
