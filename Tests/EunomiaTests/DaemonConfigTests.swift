@@ -78,7 +78,7 @@ final class DaemonConfigTests: XCTestCase {
         let tracker = "[[tracker]]\nid = \"a\"\nplugin = \"opensnoop\"\n"
         XCTAssertEqual(refused(tracker + "colour = 1\n"), "e.toml line 4: tracker.colour: unknown key in [[tracker]] (known: id, plugin, params, outputs, filter)")
         XCTAssertEqual(refused(tracker + "filter = 1\n"), "e.toml line 4: tracker.filter: is an integer, expected a string, a condition such as 'comm == \"cat\"'")
-        XCTAssertEqual(refused(tracker + "filter = \"\"\n"), "e.toml line 4: tracker.filter: a filter is a condition of 1 to 8192 bytes")
+        XCTAssertEqual(refused(tracker + "filter = \"\"\n"), "e.toml line 4: tracker.filter: a filter is a condition of 1 to 4096 bytes")
         XCTAssertEqual(refused("rules = \"/etc/r.yaml\"\n"), "e.toml line 1: rules: is a string, expected a list of absolute paths, e.g. [\"/etc/eunomia/rules.yaml\"]")
         XCTAssertEqual(refused("rules = [\"r.yaml\"]\n"), "e.toml line 1: rules: 'r.yaml' is not an absolute path")
         XCTAssertEqual(refused("rules = [\"/r.yaml\", \"/r.yaml\"]\n"), "e.toml line 1: rules: '/r.yaml' is listed twice")

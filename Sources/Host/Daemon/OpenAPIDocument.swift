@@ -187,7 +187,7 @@ enum OpenAPIDocument {
         "parameters": [
           { "$ref": "#/components/parameters/TrackerID" },
           { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["sse", "ndjson"] } },
-          { "name": "filter", "in": "query", "required": false, "description": "Only records for which this condition holds (docs/rules.md), e.g. comm == \"cat\"; a bad one is a 400 naming its position", "schema": { "type": "string", "minLength": 1, "maxLength": 8192 } }
+          { "name": "filter", "in": "query", "required": false, "description": "Only records for which this condition holds (docs/rules.md), e.g. comm == \"cat\"; a bad one is a 400 naming its position", "schema": { "type": "string", "minLength": 1, "maxLength": 4096 } }
         ],
         "responses": {
           "200": {
@@ -358,7 +358,7 @@ enum OpenAPIDocument {
             "description": "Parameter names are [a-z_][a-z0-9_]{0,63}; each value is checked against the plugin's schema. container (a container id, id prefix or name) filters in the kernel by its cgroups",
             "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "integer" }, { "type": "boolean" }] }
           },
-          "filter": { "type": "string", "nullable": true, "minLength": 1, "maxLength": 8192, "description": "Only records for which this condition holds reach the tracker's outputs and streams (docs/rules.md); its exact pid, tid, uid, comm and container terms are applied in the kernel" }
+          "filter": { "type": "string", "nullable": true, "minLength": 1, "maxLength": 4096, "description": "Only records for which this condition holds reach the tracker's outputs and streams (docs/rules.md); its exact pid, tid, uid, comm and container terms are applied in the kernel" }
         }
       },
       "SwapRequest": {

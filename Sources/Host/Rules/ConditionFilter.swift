@@ -8,8 +8,9 @@ public final class ConditionFilter: RecordFilter, @unchecked Sendable {
     public let text: String
     public let condition: ConditionNode
     /// Longest filter a request or a config may give (a rules file's conditions may be longer).
-    /// Also below what a request body may hold with room to spare, in any encoding.
-    public static let maxBytes = 8192
+    /// Small enough that a request carrying one, even as JSON \u escapes (12 bytes a
+    /// character), stays inside the API's 64 KiB body limit.
+    public static let maxBytes = 4096
     let containers: ContainerDirectory?
     private var plans: [(source: RecordSource, plan: CompiledCondition?)] = []
     /// The previous record's source and plan, not retained (both held in `plans`).
