@@ -13,7 +13,7 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
-.PHONY: all build host plugins packages registry swap-check install-deps install-test-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
+.PHONY: all build host kit install-kit plugins packages registry swap-check install-deps install-test-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
 
@@ -37,28 +37,54 @@ $(BUILD_KEY).key: | bin/eunomia
 	@mkdir -p $(@D)
 	bin/eunomia key generate local-build --output $(@D)
 
+# The plugin kit (docs/plugin-author-guide.md): the ABI header, the helper as a static library,
+# the BPF headers, a pkg-config file and a make fragment. `make install` puts it under PREFIX;
+# the bundled plugins build against a copy staged in build/kit, exactly as a third party's do.
+KIT_SRC := Sources/PluginABI/kit
+KIT_STAGE := $(BUILD)/kit
+KIT_OBJ := $(BUILD)/kit-obj
+KIT_LIB := $(KIT_OBJ)/libeunomia-plugin.a
+KIT_VERSION := $(shell sed -n 's/^\#define EUNOMIA_ABI_MAJOR \([0-9]*\)/\1/p' Sources/PluginABI/include/eunomia/plugin.h).$(shell sed -n 's/^\#define EUNOMIA_ABI_MINOR \([0-9]*\)/\1/p' Sources/PluginABI/include/eunomia/plugin.h)
+
+$(KIT_OBJ)/%.o: Sources/PluginABI/helper/%.c $(HELPER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -c $< -o $@
+
+$(KIT_OBJ)/abi.o: Sources/PluginABI/abi.c $(HELPER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -c $< -o $@
+
+$(KIT_LIB): $(patsubst %.c,$(KIT_OBJ)/%.o,$(notdir $(HELPER)))
+	rm -f $@
+	ar rcs $@ $^
+
+# install-kit PREFIX=... [DESTDIR=...]
+install-kit: $(KIT_LIB)
+	install -d $(DESTDIR)$(PREFIX)/include/eunomia/bpf $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/eunomia
+	install -m 0644 Sources/PluginABI/include/eunomia/plugin.h Sources/PluginABI/helper/eunomia_bpf.h $(DESTDIR)$(PREFIX)/include/eunomia/
+	install -m 0644 bpf/eunomia.bpf.h bpf/eunomia_record.h $(DESTDIR)$(PREFIX)/include/eunomia/bpf/
+	install -m 0644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libeunomia-plugin.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(KIT_VERSION)|' $(KIT_SRC)/eunomia-plugin.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eunomia-plugin.pc
+	install -m 0644 $(KIT_SRC)/eunomia-plugin.mk $(DESTDIR)$(PREFIX)/share/eunomia/eunomia-plugin.mk
+
+$(KIT_STAGE)/.stamp: $(KIT_LIB) $(wildcard $(KIT_SRC)/*) bpf/eunomia.bpf.h bpf/eunomia_record.h $(HELPER_HDRS)
+	$(MAKE) --no-print-directory install-kit PREFIX=$(CURDIR)/$(KIT_STAGE) DESTDIR=
+	@touch $@
+
+kit: $(KIT_STAGE)/.stamp
+
+# Each bundled plugin is built by `eunomia plugin build` against the staged kit, then signed.
 define PLUGIN_RULES
-$(BUILD)/plugins/$(1)/$(1).bpf.o: Plugins/$(1)/$(1).bpf.c $(wildcard Plugins/$(1)/*.h) bpf/eunomia.bpf.h $(VMLINUX)
-	@mkdir -p $$(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $$< -o $$@
-
-$(BUILD)/plugins/$(1)/$(1).so: $(wildcard Plugins/$(1)/*.c Plugins/$(1)/*.h) $(HELPER) $(HELPER_HDRS)
-	@mkdir -p $$(@D)
-	$(CC) $(PLUGIN_CFLAGS) $(filter-out %.bpf.c,$(wildcard Plugins/$(1)/*.c)) $(HELPER) -o $$@ $(PLUGIN_LDFLAGS)
-
-$(BUILD)/plugins/$(1)/schema.json: Plugins/$(1)/schema.json
-	@mkdir -p $$(@D)
-	cp $$< $$@
-
-$(BUILD)/packages/$(1).stamp: bin/eunomia $(BUILD)/plugins/$(1)/$(1).bpf.o $(BUILD)/plugins/$(1)/$(1).so $(BUILD)/plugins/$(1)/schema.json $(BUILD_KEY).key
+$(BUILD)/packages/$(1).stamp: bin/eunomia $(KIT_STAGE)/.stamp $(VMLINUX) $(wildcard Plugins/$(1)/*) $(BUILD_KEY).key
 	@mkdir -p $(BUILD)/packages
-	out=$$$$(bin/eunomia plugin pack $(BUILD)/plugins/$(1) -o $(BUILD)/packages/) && echo "$$$$out" && \
-		bin/eunomia plugin sign "$$$${out#packed }" --key $(BUILD_KEY).key
+	out=$$$$(PKG_CONFIG_PATH=$(CURDIR)/$(KIT_STAGE)/lib/pkgconfig bin/eunomia plugin build Plugins/$(1) -o $(BUILD)/plugins/$(1) --vmlinux $(VMLINUX) | tail -n 1) && \
+		pkg="$$$${out#packed }" && cp "$$$$pkg" $(BUILD)/packages/ && echo "packed $(BUILD)/packages/$$$${pkg##*/}" && \
+		bin/eunomia plugin sign "$(BUILD)/packages/$$$${pkg##*/}" --key $(BUILD_KEY).key
 	@touch $$@
 endef
 $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULES,$(p))))
 
-plugins: $(foreach p,$(PLUGINS),$(BUILD)/plugins/$(p)/$(p).bpf.o $(BUILD)/plugins/$(p)/$(p).so)
+plugins: packages
 
 packages: $(foreach p,$(PLUGINS),$(BUILD)/packages/$(p).stamp)
 
@@ -79,7 +105,7 @@ $(BUILD)/tests/swap_check: Tests/Fixtures/swap_check.c $(HELPER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -ISources/PluginABI/include $< -o $@ -ldl -lbpf
 
-swap-check: $(BUILD)/tests/swap_check $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/plugins/opensnoop/opensnoop.so
+swap-check: $(BUILD)/tests/swap_check $(BUILD)/packages/opensnoop.stamp
 	$(BUILD)/tests/swap_check
 
 # Debian 12 packages the build needs, and the filesystems tracing needs.
@@ -112,13 +138,13 @@ kernel-setup:
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	@mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null || true
 
-# The host and its systemd unit: $(DESTDIR)$(PREFIX)/bin/eunomia, $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
+# The host, the plugin kit (install-kit) and the systemd unit: $(DESTDIR)$(PREFIX)/bin/eunomia, $(DESTDIR)$(SYSTEMD_DIR)/eunomia.service
 # (ExecStart follows PREFIX). Then: systemctl daemon-reload && systemctl enable --now eunomia.
 PREFIX ?= /usr/local
 SYSTEMD_DIR ?= /etc/systemd/system
 SCHEMATHESIS := schemathesis==4.32.5
 
-install: bin/eunomia
+install: bin/eunomia install-kit
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(PREFIX)/share/eunomia/rules
 	install -m 0755 bin/eunomia $(DESTDIR)$(PREFIX)/bin/eunomia
 	install -m 0644 rules/default.yaml $(DESTDIR)$(PREFIX)/share/eunomia/rules/default.yaml
@@ -197,14 +223,14 @@ $(BUILD)/bench/minimal_consumer: bench/minimal_consumer.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall $< -o $@ -lbpf
 
-# A second version of opensnoop from the same sources, for the swap benchmark.
-$(BUILD)/bench/opensnoop-0.2.0.pkg: bin/eunomia $(BUILD_KEY).key $(BUILD)/plugins/opensnoop/opensnoop.bpf.o Plugins/opensnoop/opensnoop.c Plugins/opensnoop/schema.json $(HELPER) $(HELPER_HDRS)
-	@mkdir -p $(BUILD)/bench/opensnoop-v2
-	sed 's/EUNOMIA_BPF_PLUGIN("opensnoop", "0.1.0"/EUNOMIA_BPF_PLUGIN("opensnoop", "0.2.0"/' Plugins/opensnoop/opensnoop.c > $(BUILD)/bench/opensnoop-v2/opensnoop.c
-	$(CC) $(PLUGIN_CFLAGS) -IPlugins/opensnoop $(BUILD)/bench/opensnoop-v2/opensnoop.c $(HELPER) -o $(BUILD)/bench/opensnoop-v2/opensnoop.so $(PLUGIN_LDFLAGS)
-	cp $(BUILD)/plugins/opensnoop/opensnoop.bpf.o $(BUILD)/bench/opensnoop-v2/
+# A second version of opensnoop from the same sources, for the swap benchmark: only the
+# schema's version differs, and plugin build passes it to the library.
+$(BUILD)/bench/opensnoop-0.2.0.pkg: $(BUILD)/packages/opensnoop.stamp
+	rm -rf $(BUILD)/bench/opensnoop-v2 && mkdir -p $(BUILD)/bench/opensnoop-v2
+	cp Plugins/opensnoop/*.c Plugins/opensnoop/*.h $(BUILD)/bench/opensnoop-v2/ 2>/dev/null || cp Plugins/opensnoop/*.c $(BUILD)/bench/opensnoop-v2/
 	python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["version"]="0.2.0"; json.dump(s, open(sys.argv[2], "w"), indent=1)' Plugins/opensnoop/schema.json $(BUILD)/bench/opensnoop-v2/schema.json
-	bin/eunomia plugin pack $(BUILD)/bench/opensnoop-v2 -o $(BUILD)/bench/
+	PKG_CONFIG_PATH=$(CURDIR)/$(KIT_STAGE)/lib/pkgconfig bin/eunomia plugin build $(BUILD)/bench/opensnoop-v2 -o $(BUILD)/bench/opensnoop-v2/build --vmlinux $(VMLINUX)
+	cp $(BUILD)/bench/opensnoop-v2/build/opensnoop-0.2.0.pkg $@
 	bin/eunomia plugin sign $@ --key $(BUILD_KEY).key
 
 # Benchmarks: results in bench/results/latest.{json,md}. Not part of the tests.

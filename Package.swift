@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "PluginABI",
             path: "Sources/PluginABI",
-            exclude: ["helper"],
+            exclude: ["helper", "kit"],
             sources: ["abi.c"],
             publicHeadersPath: "include"
         ),

@@ -4,6 +4,7 @@
 #define EUNOMIA_BPF_H
 
 #include "vmlinux.h"
+#include "eunomia_record.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -172,11 +173,6 @@ static __always_inline bool eunomia_task_allowed(void)
  * no plugin-specific code. When the event runs in another task's context (the OOM killer, a
  * softirq), fill them from the task the record is about with eunomia_task_ids_of(task, ...),
  * or leave what is unknowable 0: the host names no container for cgroup id 0. */
-#define EUNOMIA_TASK_IDS \
-    __u64 cgroup_id; /* bpf_get_current_cgroup_id(): the unified hierarchy's kernfs id */ \
-    __u32 mount_ns;  /* inode of the task's mount namespace */ \
-    __u32 pid_ns     /* inode of the pid namespace the task's pid is in */
-
 #define eunomia_fill_task_ids(e) eunomia_task_ids(&(e)->cgroup_id, &(e)->mount_ns, &(e)->pid_ns)
 
 /* The mount and pid namespace inodes of task t (any task: the current one, an OOM victim). */

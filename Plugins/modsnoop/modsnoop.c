@@ -22,4 +22,4 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     return EUNOMIA_OK;
 }
 
-EUNOMIA_BPF_PLUGIN("modsnoop", "0.1.0", configure)
+EUNOMIA_PLUGIN(configure)

@@ -2,4 +2,4 @@
  * the filters and skips the new mount API on kernels that lack it. */
 #include "eunomia_bpf.h"
 
-EUNOMIA_BPF_PLUGIN("mountsnoop", "0.1.0", NULL)
+EUNOMIA_PLUGIN(NULL)

@@ -49,4 +49,4 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     return eunomia_bpf_disable_section_prefix(bpf, "kprobe/", err, err_size);
 }
 
-EUNOMIA_BPF_PLUGIN("oomkill", "0.1.0", configure)
+EUNOMIA_PLUGIN(configure)

@@ -8,4 +8,4 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     return eunomia_bpf_set_const(bpf, "targ_failed", &failed, sizeof(failed), err, err_size);
 }
 
-EUNOMIA_BPF_PLUGIN("opensnoop", "0.1.0", configure)
+EUNOMIA_PLUGIN(configure)

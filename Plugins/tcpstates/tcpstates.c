@@ -15,4 +15,4 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
     return rc;
 }
 
-EUNOMIA_BPF_PLUGIN("tcpstates", "0.1.0", configure)
+EUNOMIA_PLUGIN(configure)

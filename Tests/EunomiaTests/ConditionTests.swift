@@ -8,7 +8,7 @@ import XCTest
 /// (with the errors a person sees) and evaluating.
 final class ConditionTests: XCTestCase {
     func schema(_ plugin: String) throws -> PluginSchema {
-        try PluginSchema.decode(Data(contentsOf: TestSupport.repoRoot.appendingPathComponent("Plugins/\(plugin)/schema.json")), source: "\(plugin)/schema.json")
+        try TestSupport.bundledSchema(plugin)
     }
 
     /// An opensnoop record (layout from its schema): flags@8 pid@16 tid@20 uid@24 fd@28 err@32 comm@56 path@72.
@@ -74,7 +74,7 @@ final class ConditionTests: XCTestCase {
 
     func testMistakesNameThePosition() {
         XCTAssertEqual(error(#"comm == "cat" and commm == "x""#),
-                       "at 19: unknown field 'commm' (opensnoop has: time, uid, pid, tid, cgroup_id, mount_ns, pid_ns, comm, fd, err, flags, mode, path, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
+                       "at 19: unknown field 'commm' (opensnoop has: time, uid, pid, tid, comm, fd, err, flags, mode, path, cgroup_id, mount_ns, pid_ns, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
         XCTAssertEqual(error(#"pid == "cat""#), "at 8: 'cat' is not a number for 'pid'")
         XCTAssertEqual(error(#"pid == -1"#), "at 8: -1 is outside what 'pid' (u32) holds: 0 to 4294967295")
         XCTAssertEqual(error(#"comm > 3"#), "at 1: 'comm' is text: '>' needs a number (use ==, !=, startswith, endswith, contains, glob or in)")

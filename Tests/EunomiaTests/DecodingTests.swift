@@ -169,7 +169,7 @@ final class DecodingTests: XCTestCase {
 
 final class ParameterTests: XCTestCase {
     func schema() throws -> PluginSchema {
-        try PluginSchema.decode(Data(contentsOf: TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")), source: "schema.json")
+        try TestSupport.bundledSchema("opensnoop")
     }
 
     func testDefaultsAndAssignments() throws {

@@ -24,33 +24,33 @@ enum PluginBuilds {
             if name.hasSuffix(".h") {
                 try FileManager.default.copyItem(at: from, to: work.appendingPathComponent(name))
             } else if name.hasSuffix(".c") && !name.hasSuffix(".bpf.c") {
-                // The version the library reports: EUNOMIA_BPF_PLUGIN("name", "0.1.0", ...).
-                var text = try String(contentsOf: from, encoding: .utf8)
-                text = text.replacingOccurrences(of: "EUNOMIA_BPF_PLUGIN(\"\(plugin)\", \"0.1.0\"",
-                                                 with: "EUNOMIA_BPF_PLUGIN(\"\(plugin)\", \"\(version)\"")
-                let to = work.appendingPathComponent(name)
-                try text.write(to: to, atomically: true, encoding: .utf8)
-                compile.append(to.path)
+                compile.append(from.path)
             }
         }
-        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_maps.c", "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"]
-            .map { root.appendingPathComponent($0).path }
-        let cc = try TestSupport.run("/usr/bin/cc", ["-O2", "-g", "-Wall", "-fPIC", "-fvisibility=hidden",
-                                                     "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
-                                                     "-I", root.appendingPathComponent("Sources/PluginABI/helper").path,
-                                                     "-I", sources.path]
-                                         + compile + helper
-                                         + ["-o", work.appendingPathComponent("\(plugin).so").path, "-shared",
-                                            "-Wl,-z,defs", "-Wl,-z,now", "-lbpf", "-ljansson", "-lelf"])
-        guard cc.status == 0 else { throw TestSupport.TestFailure("cc \(plugin) \(version): \(cc.stderr)") }
-        let builtObject = root.appendingPathComponent("build/plugins/\(plugin)/\(plugin).bpf.o")
-        try FileManager.default.copyItem(at: bpfObject ?? builtObject, to: work.appendingPathComponent("\(plugin).bpf.o"))
         let schemaData = try Data(contentsOf: sources.appendingPathComponent("schema.json"))
         guard var schema = try JSONSerialization.jsonObject(with: schemaData) as? [String: Any] else {
             throw TestSupport.TestFailure("Plugins/\(plugin)/schema.json is not a JSON object")
         }
         schema["version"] = version
         editSchema(&schema)
+        // What eunomia plugin build passes: the schema is the single source of these.
+        var defines = ["-DEUNOMIA_PLUGIN_NAME=\"\(plugin)\"", "-DEUNOMIA_PLUGIN_VERSION=\"\(version)\""]
+        if let abi = schema["abi"] as? [String: Any], let major = abi["major"] as? Int, let minor = abi["minor"] as? Int {
+            defines += ["-DEUNOMIA_PLUGIN_ABI_MAJOR=\(major)", "-DEUNOMIA_PLUGIN_ABI_MINOR=\(minor)"]
+        }
+        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_maps.c", "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"]
+            .map { root.appendingPathComponent($0).path }
+        let cc = try TestSupport.run("/usr/bin/cc", ["-O2", "-g", "-Wall", "-fPIC", "-fvisibility=hidden",
+                                                     "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
+                                                     "-I", root.appendingPathComponent("Sources/PluginABI/helper").path,
+                                                     "-I", root.appendingPathComponent("bpf").path,
+                                                     "-I", sources.path] + defines
+                                         + compile + helper
+                                         + ["-o", work.appendingPathComponent("\(plugin).so").path, "-shared",
+                                            "-Wl,-z,defs", "-Wl,-z,now", "-lbpf", "-ljansson", "-lelf"])
+        guard cc.status == 0 else { throw TestSupport.TestFailure("cc \(plugin) \(version): \(cc.stderr)") }
+        let builtObject = root.appendingPathComponent("build/plugins/\(plugin)/\(plugin).bpf.o")
+        try FileManager.default.copyItem(at: bpfObject ?? builtObject, to: work.appendingPathComponent("\(plugin).bpf.o"))
         try JSONSerialization.data(withJSONObject: schema, options: [.prettyPrinted, .sortedKeys])
             .write(to: work.appendingPathComponent("schema.json"))
         let out = dir.appendingPathComponent("packages")

@@ -20,8 +20,7 @@ final class PrometheusTests: XCTestCase {
     // MARK: Without the kernel
 
     func opensnoopSource() throws -> RecordSource {
-        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")
-        let schema = try PluginSchema.decode(Data(contentsOf: url), source: "opensnoop/schema.json")
+        let schema = try TestSupport.bundledSchema("opensnoop")
         return RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []),
                             plugin: "opensnoop", version: schema.version, build: "test", generation: 0)
     }
@@ -128,8 +127,7 @@ final class PrometheusTests: XCTestCase {
     /// Per-interval reports add up; cumulative reports add their difference; the exposition's
     /// buckets are cumulative with _count the +Inf bucket. Also what recording costs.
     func testHistogramCollectorAccumulatesReports() throws {
-        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/runqlat/schema.json")
-        let schema = try PluginSchema.decode(Data(contentsOf: url), source: "runqlat/schema.json")
+        let schema = try TestSupport.bundledSchema("runqlat")
         XCTAssertTrue(HistogramCollector.applies(to: schema))
         for cumulative in [false, true] {
             let source = RecordSource(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: cumulative ? ["cumulative"] : []),
@@ -172,21 +170,20 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testSchemaMetricLabelIsChecked() throws {
-        let url = TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json")
-        let text = try String(contentsOf: url, encoding: .utf8)
+        let text = try String(contentsOf: TestSupport.repoRoot.appendingPathComponent("Plugins/opensnoop/schema.json"), encoding: .utf8)
         func refused(_ edited: String) -> String {
             do {
-                _ = try PluginSchema.decode(Data(edited.utf8), source: "s.json")
+                _ = try PluginSchema.decode(try TestSupport.completedSource("opensnoop") { _ in edited }, source: "s.json")
                 return "accepted"
             } catch let e as EunomiaError { return e.message } catch { return "\(error)" }
         }
         // A reserved label name.
-        let renamed = text.replacingOccurrences(of: #""name": "comm", "metric_label": true"#, with: #""name": "version", "metric_label": true"#)
+        let renamed = text.replacingOccurrences(of: #""name": "comm", "metric_label": true"#, with: #""name": "version", "member": "comm", "metric_label": true"#)
         XCTAssertTrue(refused(renamed).contains("cannot be a metric label"), refused(renamed))
         // comm and four more fields marked: five labels on one record are more than the 4 allowed.
         var many = text
         for f in ["path", "pid", "tid", "uid"] {
-            many = many.replacingOccurrences(of: #"{ "name": "\#(f)", "#, with: #"{ "name": "\#(f)", "metric_label": true, "#)
+            many = many.replacingOccurrences(of: #"{"name": "\#(f)", "#, with: #"{"name": "\#(f)", "metric_label": true, "#)
         }
         XCTAssertTrue(refused(many).contains("more than 4 fields are metric labels"), refused(many))
     }

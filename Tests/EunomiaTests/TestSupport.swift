@@ -37,6 +37,27 @@ enum TestSupport {
 
     static func opensnoopPackage() throws -> URL { try package("opensnoop") }
 
+    /// A bundled plugin's schema as its package holds it: completed by pack (common
+    /// parameters, layouts from BTF), as a store has it.
+    static func bundledSchema(_ plugin: String) throws -> PluginSchema {
+        try PackageArchive.read(try package(plugin)).schema
+    }
+
+    /// A bundled plugin's schema.json source, edited, completed as pack completes it.
+    static func completedSource(_ plugin: String, edit: (String) -> String = { $0 }) throws -> Data {
+        let text = try String(contentsOf: repoRoot.appendingPathComponent("Plugins/\(plugin)/schema.json"), encoding: .utf8)
+        return try SchemaCompletion.complete(Data(edit(text).utf8), bpfObject: repoRoot.appendingPathComponent("build/plugins/\(plugin)/\(plugin).bpf.o"), library: nil)
+    }
+
+    /// The same, as JSON text.
+    static func bundledSchemaData(_ plugin: String) throws -> Data {
+        let contents = try PackageArchive.read(try package(plugin))
+        guard let data = contents.files.first(where: { $0.0.path == contents.manifest.schema })?.1 else {
+            throw TestFailure("\(plugin): its package has no schema")
+        }
+        return data
+    }
+
     /// The key `make build` signed the bundled packages with (build/keys/, never committed),
     /// and its public half, which a store must trust to install them.
     static let buildKey = repoRoot.appendingPathComponent("build/keys/local-build.key")

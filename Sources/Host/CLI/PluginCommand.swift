@@ -6,6 +6,6 @@ import Logging
 
 struct Plugin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Install, find, upgrade, inspect, remove, pack, sign and push tracker plugins.",
-        subcommands: [Install.self, Search.self, Outdated.self, Upgrade.self, List.self, Info.self, Remove.self, Pack.self, Sign.self, Push.self])
+        abstract: "Install, find, upgrade, inspect and remove tracker plugins; scaffold, build, lint, pack, sign and push your own.",
+        subcommands: [Install.self, Search.self, Outdated.self, Upgrade.self, List.self, Info.self, Remove.self, New.self, Build.self, Lint.self, Pack.self, Sign.self, Push.self, Identify.self])
 }

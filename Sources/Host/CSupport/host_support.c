@@ -157,6 +157,210 @@ int eh_btf_member(const char *path, const char *name, const char *member, uint32
     return rc;
 }
 
+/* Skips typedefs and qualifiers, keeping the first eunomia_* typedef's name as a display hint. */
+static const struct btf_type *skip_mods(const struct btf *btf, __u32 id, char *hint, size_t hint_size)
+{
+    const struct btf_type *t = btf__type_by_id(btf, id);
+    for (int depth = 0; t && depth < 32; depth++) {
+        int kind = btf_kind(t);
+        if (kind == BTF_KIND_TYPEDEF && hint && !hint[0]) {
+            const char *name = btf__name_by_offset(btf, t->name_off);
+            if (name && strncmp(name, "eunomia_", 8) == 0)
+                snprintf(hint, hint_size, "%s", name + 8);
+        }
+        if (kind != BTF_KIND_TYPEDEF && kind != BTF_KIND_VOLATILE && kind != BTF_KIND_CONST &&
+            kind != BTF_KIND_RESTRICT && kind != BTF_KIND_TYPE_TAG)
+            return t;
+        t = btf__type_by_id(btf, t->type);
+    }
+    return NULL;
+}
+
+static void classify_int(const struct btf *btf, const struct btf_type *t, uint8_t *kind, uint8_t *is_signed,
+                         uint8_t *is_bool, uint8_t *is_char)
+{
+    if (btf_is_int(t)) {
+        __u8 enc = btf_int_encoding(t);
+        const char *name = btf__name_by_offset(btf, t->name_off);
+        *kind = EH_BTF_INT;
+        *is_signed = (enc & BTF_INT_SIGNED) != 0;
+        *is_bool = (enc & BTF_INT_BOOL) != 0;
+        *is_char = (enc & BTF_INT_CHAR) != 0 || (name && strcmp(name, "char") == 0);
+    } else if (btf_is_enum(t) || btf_kind(t) == BTF_KIND_ENUM64) {
+        *kind = EH_BTF_INT;
+        *is_signed = btf_kflag(t);
+    } else {
+        *kind = EH_BTF_OTHER;
+    }
+}
+
+int eh_btf_member_info(const char *path, const char *name, const char *member, struct eh_btf_member_info *info,
+                       char *err, size_t err_size)
+{
+    struct btf *btf = NULL;
+    const struct btf_type *t = find_struct(&btf, path, name, err, err_size);
+    if (!t)
+        return -1;
+    memset(info, 0, sizeof(*info));
+    const struct btf_member *m = btf_members(t);
+    int rc = -1;
+    snprintf(err, err_size, "struct %s has no member %s", name, member);
+    for (int i = 0; i < btf_vlen(t); i++, m++) {
+        const char *mname = btf__name_by_offset(btf, m->name_off);
+        if (!mname || strcmp(mname, member) != 0)
+            continue;
+        __u32 bits = btf_member_bit_offset(t, i);
+        if (btf_member_bitfield_size(t, i) || bits % 8) {
+            snprintf(err, err_size, "%s.%s is a bit field, which a record field cannot be", name, member);
+            break;
+        }
+        __s64 msize = btf__resolve_size(btf, m->type);
+        const struct btf_type *mt = skip_mods(btf, m->type, info->hint, sizeof(info->hint));
+        if (msize < 0 || !mt) {
+            snprintf(err, err_size, "cannot resolve the type of %s.%s", name, member);
+            break;
+        }
+        info->offset = bits / 8;
+        info->size = (uint32_t)msize;
+        if (btf_is_array(mt)) {
+            const struct btf_array *a = btf_array(mt);
+            const struct btf_type *et = skip_mods(btf, a->type, NULL, 0);
+            __s64 esize = btf__resolve_size(btf, a->type);
+            info->kind = EH_BTF_ARRAY;
+            info->elem_size = esize > 0 ? (uint32_t)esize : 0;
+            uint8_t is_bool = 0;
+            if (et)
+                classify_int(btf, et, &info->elem_kind, &info->is_signed, &is_bool, &info->is_char);
+        } else {
+            classify_int(btf, mt, &info->kind, &info->is_signed, &info->is_bool, &info->is_char);
+        }
+        rc = 0;
+        break;
+    }
+    btf__free(btf);
+    return rc;
+}
+
+int eh_btf_member_names(const char *path, const char *name, char *names, size_t names_size, char *err,
+                        size_t err_size)
+{
+    struct btf *btf = NULL;
+    const struct btf_type *t = find_struct(&btf, path, name, err, err_size);
+    if (!t)
+        return -1;
+    const struct btf_member *m = btf_members(t);
+    size_t used = 0;
+    int count = 0;
+    for (int i = 0; i < btf_vlen(t); i++, m++) {
+        const char *mname = btf__name_by_offset(btf, m->name_off);
+        if (!mname || !mname[0])
+            continue; /* anonymous unions and padding */
+        size_t len = strlen(mname) + 1;
+        if (used + len > names_size) {
+            snprintf(err, err_size, "struct %s has too many members", name);
+            btf__free(btf);
+            return -1;
+        }
+        memcpy(names + used, mname, len);
+        used += len;
+        count++;
+    }
+    btf__free(btf);
+    return count;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    (void)level;
+    (void)fmt;
+    (void)ap;
+    return 0;
+}
+
+int eh_bpf_program_sections(const char *path, char *names, size_t names_size, char *err, size_t err_size)
+{
+    libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+    struct bpf_object *obj = bpf_object__open_file(path, NULL);
+    libbpf_set_print(old);
+    if (!obj) {
+        snprintf(err, err_size, "libbpf cannot open the BPF object (%s)", strerror(errno));
+        return -1;
+    }
+    struct bpf_program *prog;
+    size_t used = 0;
+    int count = 0;
+    bpf_object__for_each_program(prog, obj)
+    {
+        const char *sec = bpf_program__section_name(prog);
+        const char *name = bpf_program__name(prog);
+        if (!sec || !name)
+            continue;
+        int n = snprintf(names + used, names_size - used, "%s %s", sec, name);
+        if (n < 0 || (size_t)n + 1 > names_size - used) {
+            snprintf(err, err_size, "the BPF object has too many programs");
+            bpf_object__close(obj);
+            return -1;
+        }
+        used += (size_t)n + 1;
+        count++;
+    }
+    bpf_object__close(obj);
+    return count;
+}
+
+int eh_elf_section_text(const char *path, const char *section, char *out, size_t out_size, char *err, size_t err_size)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE) {
+        snprintf(err, err_size, "libelf is unusable");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+    size_t shstrndx;
+    snprintf(err, err_size, "has no %s section", section);
+    if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+        Elf_Scn *scn = NULL;
+        while ((scn = elf_nextscn(elf, scn))) {
+            GElf_Shdr shdr;
+            if (!gelf_getshdr(scn, &shdr))
+                continue;
+            const char *name = elf_strptr(elf, shstrndx, shdr.sh_name);
+            if (!name || strcmp(name, section) != 0)
+                continue;
+            Elf_Data *data = elf_getdata(scn, NULL);
+            size_t n = data && data->d_buf ? data->d_size : 0;
+            if (n >= out_size)
+                n = out_size - 1;
+            if (n)
+                memcpy(out, data->d_buf, n);
+            out[n] = 0;
+            rc = 0;
+            break;
+        }
+    }
+    if (elf)
+        elf_end(elf);
+    close(fd);
+    return rc;
+}
+
+int eh_kernel_btf_has(const char *name, int kind)
+{
+    libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+    struct btf *btf = btf__load_vmlinux_btf();
+    libbpf_set_print(old);
+    if (!btf)
+        return -1;
+    int found = btf__find_by_name_kind(btf, name, kind) >= 0;
+    btf__free(btf);
+    return found;
+}
+
 int64_t eh_monotonic_ns(void)
 {
     struct timespec ts;

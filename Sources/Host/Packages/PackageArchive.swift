@@ -36,15 +36,16 @@ public enum PackageArchive {
     // MARK: Packing
 
     /// Packs a build directory holding schema.json, one *.so and one *.bpf.o. `output` may be a
-    /// directory, in which case the package is named NAME-VERSION.pkg inside it.
+    /// directory, in which case the package is named NAME-VERSION.pkg inside it. The schema is
+    /// completed first (SchemaCompletion: common parameters, layouts from BTF) and must agree
+    /// with the library's own name, version and ABI, which `identify` reads in a child process.
     @discardableResult
-    public static func pack(directory: URL, output: URL) throws -> URL {
+    package static func pack(directory: URL, output: URL, identify: (URL) throws -> LibraryIdentity) throws -> URL {
         let fm = FileManager.default
         let schemaURL = directory.appendingPathComponent("schema.json")
-        guard let schemaData = fm.contents(atPath: schemaURL.path) else {
+        guard let source = fm.contents(atPath: schemaURL.path) else {
             throw EunomiaError("\(directory.path): no schema.json")
         }
-        let schema = try PluginSchema.decode(schemaData, source: "schema.json")
         let names = try fm.contentsOfDirectory(atPath: directory.path).sorted()
         func single(_ suffix: String) throws -> String {
             let found = names.filter { $0.hasSuffix(suffix) }
@@ -55,13 +56,19 @@ public enum PackageArchive {
         }
         let library = try single(".so")
         let bpfObject = try single(".bpf.o")
-        try checkContents(schema: schema, library: directory.appendingPathComponent(library),
-                          bpfObject: directory.appendingPathComponent(bpfObject))
+        let libraryURL = directory.appendingPathComponent(library), objectURL = directory.appendingPathComponent(bpfObject)
+        // Cheap checks first: only an ELF shared library with the entry is ever loaded.
+        try ArtifactChecks.checkLibrary(libraryURL)
+        try ArtifactChecks.checkBPFObject(objectURL)
+        let identity = try identify(libraryURL)
+        let schemaData = try SchemaCompletion.complete(source, bpfObject: objectURL, library: identity, libraryName: library)
+        let schema = try PluginSchema.decode(schemaData, source: "schema.json")
+        try checkContents(schema: schema, library: libraryURL, bpfObject: objectURL)
 
         // Read once: what is hashed is what is packed.
-        let contents = try [bpfObject, library, "schema.json"].map { name in
+        let contents = try [bpfObject, library].map { name in
             (name, try Data(contentsOf: directory.appendingPathComponent(name)))
-        }
+        } + [("schema.json", schemaData)]
         let files = contents.map { PackageManifest.FileEntry(path: $0.0, size: Int64($0.1.count), sha256: sha256Hex($0.1)) }
         let manifest = PackageManifest(
             format: PackageManifest.currentFormat, name: schema.name, version: schema.version,

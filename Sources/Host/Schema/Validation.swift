@@ -68,7 +68,7 @@ public enum Validate {
     }
 
     /// C identifiers of either case (BTF struct and member names), at most 128 bytes.
-    static func isCIdentifier(_ s: String) -> Bool {
+    package static func isCIdentifier(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...128).contains(u.count), !isDigit(u[0]) else { return false }
         return u.allSatisfy { isLowerAlnum($0) || isUpper($0) || $0 == UInt8(ascii: "_") }
@@ -105,7 +105,7 @@ public enum Validate {
 
     /// `requires.tracepoints`: `category/event`, each `[A-Za-z0-9_]` (tracefs names), so the
     /// existence check can only ever look at tracefs/events/CATEGORY/EVENT.
-    static func isTracepoint(_ s: String) -> Bool {
+    package static func isTracepoint(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return false }
         return parts.allSatisfy { p in

@@ -8,7 +8,8 @@
  * host a descriptor to wait on (wait_fd), its maps by name (map_fd) and, in a hot swap, takes
  * over the running version's maps (handover). A plugin supplies only a
  * configure callback (its own parameters -> BPF constants, optional programs) and declares
- * itself with EUNOMIA_BPF_PLUGIN. Link with -lbpf -ljansson; build with -fvisibility=hidden.
+ * itself with EUNOMIA_PLUGIN. Build with `eunomia plugin build`, or with the flags
+ * `pkg-config --cflags --libs eunomia-plugin` gives (docs/plugin-author-guide.md).
  */
 #ifndef EUNOMIA_BPF_HELPER_H
 #define EUNOMIA_BPF_HELPER_H
@@ -162,7 +163,25 @@ eunomia_status eunomia_bpf_handover(eunomia_instance *inst, struct eunomia_hando
  * written; returns the count. */
 int32_t eunomia_bpf_instance_prog_fds(eunomia_instance *inst, int32_t *fds, uint32_t capacity);
 
-/* Declare the plugin table and its entry point. */
+/* The ABI the table declares: the schema's, which `eunomia plugin build` passes as
+ * EUNOMIA_PLUGIN_ABI_MAJOR and _MINOR when the schema names one; else these headers'. A plugin
+ * may declare an older minor than the headers (it then loads in older hosts too), never a newer one. */
+#ifndef EUNOMIA_PLUGIN_ABI_MAJOR
+#define EUNOMIA_PLUGIN_ABI_MAJOR EUNOMIA_ABI_MAJOR
+#endif
+#ifndef EUNOMIA_PLUGIN_ABI_MINOR
+#define EUNOMIA_PLUGIN_ABI_MINOR EUNOMIA_ABI_MINOR
+#endif
+#if EUNOMIA_PLUGIN_ABI_MAJOR != EUNOMIA_ABI_MAJOR || EUNOMIA_PLUGIN_ABI_MINOR > EUNOMIA_ABI_MINOR
+#error "the schema's abi is not one these eunomia headers provide: install a newer kit, or lower the schema's abi"
+#endif
+
+/* Declare the plugin with the name and version its schema gives: `eunomia plugin build` passes
+ * them as EUNOMIA_PLUGIN_NAME and EUNOMIA_PLUGIN_VERSION (string literals), so they are
+ * written once, in schema.json; `plugin pack` refuses a library whose table disagrees. */
+#define EUNOMIA_PLUGIN(CONFIGURE) EUNOMIA_BPF_PLUGIN(EUNOMIA_PLUGIN_NAME, EUNOMIA_PLUGIN_VERSION, CONFIGURE)
+
+/* Declare the plugin table and its entry point, naming the plugin here (prefer EUNOMIA_PLUGIN). */
 #define EUNOMIA_BPF_PLUGIN(NAME, VERSION, CONFIGURE)                                                   \
     static eunomia_status eunomia_plugin_create_(const struct eunomia_create_args *args,              \
                                                  eunomia_instance **out, char *err, size_t err_size)  \
@@ -171,8 +190,8 @@ int32_t eunomia_bpf_instance_prog_fds(eunomia_instance *inst, int32_t *fds, uint
     }                                                                                                  \
     static const struct eunomia_plugin eunomia_plugin_table_ = {                                      \
         .struct_size = sizeof(struct eunomia_plugin),                                                  \
-        .abi_major = EUNOMIA_ABI_MAJOR,                                                                \
-        .abi_minor = EUNOMIA_ABI_MINOR,                                                                \
+        .abi_major = EUNOMIA_PLUGIN_ABI_MAJOR,                                                         \
+        .abi_minor = EUNOMIA_PLUGIN_ABI_MINOR,                                                         \
         .name = NAME,                                                                                  \
         .version = VERSION,                                                                            \
         .create = eunomia_plugin_create_,                                                              \

@@ -26,6 +26,43 @@ long eh_btf_struct_size(const char *bpf_object_path, const char *struct_name, ch
 int eh_btf_member(const char *bpf_object_path, const char *struct_name, const char *member,
                   uint32_t *offset, uint32_t *size, char *err, size_t err_size);
 
+/* What the BTF of a BPF object says about one struct member: where it is, and what it is, so
+ * a schema may leave out offsets, sizes and types (plugin pack fills them in). */
+struct eh_btf_member_info {
+    uint32_t offset;     /* bytes from the start of the struct */
+    uint32_t size;       /* resolved size in bytes */
+    uint8_t kind;        /* EH_BTF_INT, EH_BTF_ARRAY or EH_BTF_OTHER */
+    uint8_t is_signed;   /* int (or the array's element): signed */
+    uint8_t is_bool;     /* int: _Bool */
+    uint8_t is_char;     /* int (or the array's element) named char: text */
+    uint32_t elem_size;  /* array: the element's size */
+    uint8_t elem_kind;   /* array: EH_BTF_INT or EH_BTF_OTHER */
+    uint8_t reserved[3];
+    char hint[48];       /* the first typedef named eunomia_* on the way to the type, without the prefix */
+};
+enum { EH_BTF_OTHER = 0, EH_BTF_INT = 1, EH_BTF_ARRAY = 2 };
+
+/* Describe member of struct struct_name; returns 0, or -1 with err filled. */
+int eh_btf_member_info(const char *bpf_object_path, const char *struct_name, const char *member,
+                       struct eh_btf_member_info *info, char *err, size_t err_size);
+
+/* The member names of struct struct_name, NUL-separated into names (names_size bytes); returns
+ * the member count, or -1 with err filled (also when names is too small). */
+int eh_btf_member_names(const char *bpf_object_path, const char *struct_name, char *names, size_t names_size,
+                        char *err, size_t err_size);
+
+/* The section names of the programs of a BPF object (opened, never loaded), NUL-separated into
+ * names; returns the count, or -1 with err filled. */
+int eh_bpf_program_sections(const char *bpf_object_path, char *names, size_t names_size, char *err, size_t err_size);
+
+/* The NUL-terminated text of ELF section `section` (a BPF object's "license"), at most
+ * out_size - 1 bytes; returns 0, or -1 with err filled. */
+int eh_elf_section_text(const char *path, const char *section, char *out, size_t out_size, char *err, size_t err_size);
+
+/* True when the running kernel's BTF has a type `name` of BTF kind `kind` (BTF_KIND_TYPEDEF for
+ * btf_trace_EVENT, BTF_KIND_FUNC for a function); -1 when the kernel has no BTF. */
+int eh_kernel_btf_has(const char *name, int kind);
+
 /* Monotonic and realtime clocks in ns, read back to back (for bpf_ktime_get_ns -> wall clock). */
 int64_t eh_monotonic_ns(void);
 int64_t eh_realtime_ns(void);
