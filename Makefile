@@ -112,7 +112,7 @@ swap-check: $(BUILD)/tests/swap_check $(BUILD)/packages/opensnoop.stamp
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool make gcc python3 >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool pkg-config make gcc python3 >/dev/null
 	$(MAKE) --no-print-directory kernel-setup
 
 # What only the tests need, beside the build's packages: a real OCI registry and skopeo

@@ -12,7 +12,6 @@
 
 
 struct state {
-    uint32_t record_id; /* 0, 2 or 4 (usecs), + 1 for msecs */
     bool cumulative;
 };
 
@@ -46,7 +45,7 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
     }
     qsort(recs, (size_t)n, sizeof(*recs), by_id);
     for (long i = 0; i < n; i++)
-        eunomia_bpf_emit(bpf, st->record_id, &recs[i], sizeof(recs[i]));
+        eunomia_bpf_emit(bpf, 0, &recs[i], sizeof(recs[i]));
     free(keys);
     free(hists);
     free(recs);
@@ -89,7 +88,6 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         snprintf(err, err_size, "out of memory");
         return EUNOMIA_ERR_NO_MEMORY;
     }
-    st->record_id = (per_process ? 2 : per_thread ? 4 : 0) + (ms ? 1 : 0);
     st->cumulative = eunomia_config_bool(config, "cumulative");
     eunomia_bpf_set_user(bpf, st, free);
     eunomia_bpf_set_report(bpf, report);

@@ -13,12 +13,8 @@
 #include "syscall_names.h"
 #include "syscount.h"
 
-/* Record ids in schema.json: per syscall, then per process; each as count, latency in us,
- * latency in ms. */
-enum { REC_SYSCALLS = 0, REC_PROCESSES = 3 };
-
+/* One record layout (schema.json): which keys and units it shows follows the parameters. */
 struct state {
-    uint32_t record_id;
     bool by_process;
 };
 
@@ -50,7 +46,7 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
             else
                 snprintf(r.syscall, sizeof(r.syscall), "[unknown: %u]", keys[i]);
         }
-        eunomia_bpf_emit(bpf, st->record_id, &r, sizeof(r));
+        eunomia_bpf_emit(bpf, 0, &r, sizeof(r));
     }
     free(keys);
     free(values);
@@ -61,7 +57,6 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
 {
     bool by_process = eunomia_config_bool(config, "by_process");
     bool latency = eunomia_config_bool(config, "latency");
-    bool ms = eunomia_config_bool(config, "milliseconds");
     bool failed = eunomia_config_bool(config, "failures");
     int errnum = (int)eunomia_config_int(config, "errno", 0);
     eunomia_status rc;
@@ -82,7 +77,6 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         return EUNOMIA_ERR_NO_MEMORY;
     }
     st->by_process = by_process;
-    st->record_id = (by_process ? REC_PROCESSES : REC_SYSCALLS) + (latency ? (ms ? 2 : 1) : 0);
     eunomia_bpf_set_user(bpf, st, free);
     eunomia_bpf_set_report(bpf, report);
     return EUNOMIA_OK;

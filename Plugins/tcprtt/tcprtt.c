@@ -13,7 +13,6 @@
 
 
 struct state {
-    uint32_t record_id; /* 0, 2 or 4 (usecs), + 1 for msecs */
     bool cumulative;
 };
 
@@ -42,7 +41,7 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
     }
     qsort(recs, (size_t)n, sizeof(*recs), by_addr);
     for (long i = 0; i < n; i++)
-        eunomia_bpf_emit(bpf, st->record_id, &recs[i], sizeof(recs[i]));
+        eunomia_bpf_emit(bpf, 0, &recs[i], sizeof(recs[i]));
     free(keys);
     free(hists);
     free(recs);
@@ -104,7 +103,6 @@ static eunomia_status configure(struct eunomia_bpf *bpf, const json_t *config, c
         snprintf(err, err_size, "out of memory");
         return EUNOMIA_ERR_NO_MEMORY;
     }
-    st->record_id = (by_laddr ? 2 : by_raddr ? 4 : 0) + (ms ? 1 : 0);
     st->cumulative = eunomia_config_bool(config, "cumulative");
     eunomia_bpf_set_user(bpf, st, free);
     eunomia_bpf_set_report(bpf, report);

@@ -37,7 +37,7 @@ final class BiolatencyKernelTests: XCTestCase {
         try directIO(in: harness.dir)
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
-        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "disk_flag_latency" }
+        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "latency" }
         XCTAssertEqual(reports.count, 1, "one report, at the end (interval 0): \(tracer.stdout)")
         let histograms = try XCTUnwrap(reports.first?["histograms"] as? [[String: Any]])
         let mine = histograms.filter { $0["disk"] as? String == disk }

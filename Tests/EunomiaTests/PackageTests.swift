@@ -108,21 +108,22 @@ final class PackageTests: XCTestCase {
 
     /// Packing checks the schema against the BPF object's BTF, and refuses unloadable libraries.
     func testPackChecksLayoutAndNodelete() throws {
+        let identify = { (library: URL) in try LibraryProbe.probe(library, executable: TestSupport.eunomiaBinary.path) }
         let build = TestSupport.repoRoot.appendingPathComponent("build/plugins/opensnoop")
         let work = dir.appendingPathComponent("plugin")
         try FileManager.default.copyItem(at: build, to: work)
         let schemaURL = work.appendingPathComponent("schema.json")
         let good = try String(contentsOf: schemaURL, encoding: .utf8)
-        try good.replacingOccurrences(of: #""name": "pid", "type": "u32", "offset": 16"#, with: #""name": "pid", "type": "u32", "offset": 20"#)
+        try good.replacingOccurrences(of: #"{"name": "pid", "column": "PID""#, with: #"{"name": "pid", "type": "u32", "offset": 20, "size": 4, "column": "PID""#)
             .write(to: schemaURL, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try PackageArchive.pack(directory: work, output: dir.appendingPathComponent("x.pkg"))) {
+        XCTAssertThrowsError(try PackageArchive.pack(directory: work, output: dir.appendingPathComponent("x.pkg"), identify: identify)) {
             XCTAssertEqual("\($0)", "schema record 'open' (struct event) field 'pid' is at offset 20 size 4, the BPF object has offset 16 size 4")
         }
         try good.write(to: schemaURL, atomically: true, encoding: .utf8)
 
         try TestSupport.compileLibrary(TestSupport.fixtures.appendingPathComponent("fake_plugin.c"),
                                        output: work.appendingPathComponent("opensnoop.so"), flags: ["-Wl,-z,nodelete"])
-        XCTAssertThrowsError(try PackageArchive.pack(directory: work, output: dir.appendingPathComponent("y.pkg"))) {
+        XCTAssertThrowsError(try PackageArchive.pack(directory: work, output: dir.appendingPathComponent("y.pkg"), identify: identify)) {
             XCTAssertTrue("\($0)".contains("DF_1_NODELETE"), "\($0)")
         }
     }

@@ -14,7 +14,18 @@ final class PluginKitTests: XCTestCase {
         var environment: [String: String] {
             ["PATH": "\(prefix.path)/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
              "PKG_CONFIG_PATH": "\(prefix.path)/lib/pkgconfig", "EUNOMIA_HOME": store.path,
-             "CLANG": ProcessInfo.processInfo.environment["CLANG"] ?? "clang"]
+             "CLANG": Kit.clang]
+        }
+
+        /// The clang the build uses (the Swift toolchain's, on this machine), by absolute path:
+        /// PATH above holds only the prefix and the system's directories.
+        static var clang: String {
+            let env = ProcessInfo.processInfo.environment
+            if let c = env["CLANG"], c.hasPrefix("/") { return c }
+            for dir in (env["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/clang") {
+                return "\(dir)/clang"
+            }
+            return "clang"
         }
 
         init(_ label: String = #function) throws {
@@ -100,7 +111,8 @@ final class PluginKitTests: XCTestCase {
         let triggers: [String: (args: [String], trigger: () throws -> Void, match: ([String: Any]) -> Bool)] = [
             "entry-exit": (["failed", "true"], { _ = try TestSupport.run("/bin/cat", [marker]) },
                            { $0["path"] as? String == marker && $0["ret"] as? String == "-ENOENT" }),
-            "periodic": ([], { _ = try TestSupport.run("/bin/ls", ["/"]) }, { ($0["count"] as? Int ?? 0) > 0 }),
+            "periodic": ([], { _ = try TestSupport.run("/bin/ls", ["/"]) },
+                         { ($0["rows"] as? [[String: Any]] ?? []).contains { ($0["count"] as? Int ?? 0) > 0 && $0["comm"] is String } }),
             "uprobe": (["symbol", "getaddrinfo"], { _ = try TestSupport.run("/usr/bin/getent", ["ahosts", "localhost"]) },
                        { $0["comm"] as? String == "getent" }),
         ]
@@ -123,6 +135,39 @@ final class PluginKitTests: XCTestCase {
             _ = tracer.interruptAndWait()
             XCTAssertTrue(seen, "\(template): \(tracer.stdout.suffix(1500)) \(tracer.stderr)")
         }
+    }
+
+    /// The port docs/plugin-author-guide.md walks through (docs/examples/filelife), built from
+    /// a copy outside the repo as the guide builds it: a file created and deleted is reported
+    /// with its age, in the guide's columns.
+    func testTheGuidesFilelifePortReportsAShortLivedFile() throws {
+        try TestSupport.requireKernel(tracepoints: ["syscalls/sys_enter_openat", "syscalls/sys_enter_unlinkat"])
+        let kit = try Kit()
+        defer { try? FileManager.default.removeItem(at: kit.root) }
+        let dir = kit.root.appendingPathComponent("filelife")
+        try FileManager.default.copyItem(at: TestSupport.repoRoot.appendingPathComponent("docs/examples/filelife"), to: dir)
+        let make = try kit.run(["make", "-C", dir.path])
+        XCTAssertEqual(make.status, 0, make.stdout + make.stderr)
+        let pkg = dir.appendingPathComponent("build/filelife-0.1.0.pkg")
+        let lint = try kit.run(["eunomia", "plugin", "lint", pkg.path])
+        XCTAssertEqual(lint.status, 0, lint.stdout + lint.stderr)
+        XCTAssertTrue(lint.stdout.contains("ok    layout: record 'deleted' matches struct event (312 bytes, 9 fields)"), lint.stdout)
+        XCTAssertEqual(try kit.run(["eunomia", "plugin", "install", "--allow-unsigned", pkg.path]).status, 0)
+
+        let file = kit.root.appendingPathComponent("short-lived-\(getpid())").path
+        let tracer = try LiveProcess(URL(fileURLWithPath: kit.eunomia), ["run", "filelife", "-o", "json", "--duration", "60", "--log-level", "info"],
+                                     environment: kit.environment)
+        XCTAssertTrue(tracer.wait(upTo: 30) { tracer.stderr.contains("attached") }, tracer.stderr)
+        _ = try TestSupport.run("/usr/bin/touch", [file])
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try TestSupport.run("/bin/rm", [file])
+        let seen = tracer.wait(upTo: 15) { TrackerHarness.records(tracer.stdout).contains { $0["file"] as? String == file } }
+        XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
+        XCTAssertTrue(seen, "\(tracer.stdout.suffix(1500)) \(tracer.stderr)")
+        let r = TrackerHarness.records(tracer.stdout).first { $0["file"] as? String == file }
+        XCTAssertEqual(r?["comm"] as? String, "rm")
+        let age = r?["age_s"] as? Double ?? -1
+        XCTAssertTrue(age >= 0.25 && age < 10, "age \(age) s: \(r ?? [:])")
     }
 
     /// A build whose schema puts a field where the struct does not: lint names the field.

@@ -32,7 +32,7 @@ final class RunqlatKernelTests: XCTestCase {
         XCTAssertEqual(busy.process.terminationStatus, 0)
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
         XCTAssertEqual(perProcess.interruptAndWait(), 0, perProcess.stderr)
-        let histograms = TrackerHarness.records(perProcess.stdout).filter { $0["report"] as? String == "process_latency" }
+        let histograms = TrackerHarness.records(perProcess.stdout).filter { $0["report"] as? String == "latency" }
             .flatMap { $0["histograms"] as? [[String: Any]] ?? [] }
         let mine = try XCTUnwrap(histograms.first { $0["pid"] as? Int == pid }, "pid \(pid) missing: \(histograms)")
 
@@ -62,7 +62,7 @@ final class RunqlatKernelTests: XCTestCase {
         busy.process.waitUntilExit()
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
-        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "process_latency" }
+        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "latency" }
         XCTAssertEqual(reports.count, 1, tracer.stdout)
         let histograms = try XCTUnwrap(reports.first?["histograms"] as? [[String: Any]])
         let mine = try XCTUnwrap(histograms.first { $0["pid"] as? Int == pid }, "pid \(pid) missing: \(histograms)")
@@ -84,7 +84,7 @@ final class RunqlatKernelTests: XCTestCase {
         busy.process.waitUntilExit()
         XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr)
 
-        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "thread_latency_ms" }
+        let reports = TrackerHarness.records(tracer.stdout).filter { $0["report"] as? String == "latency" }
         XCTAssertEqual(reports.count, 1, tracer.stdout)
         let histograms = try XCTUnwrap(reports.first?["histograms"] as? [[String: Any]])
         let seen = Set(histograms.compactMap { $0["tid"] as? Int })

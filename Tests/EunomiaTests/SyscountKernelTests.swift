@@ -68,7 +68,7 @@ final class SyscountKernelTests: XCTestCase {
         load.waitAtGate()
         let tracer = try harness.start(["--param", "by_process", "--param", "latency", "--param", "top=0"])
         load.run()
-        let rows = finalRows(tracer, report: "process_latency")
+        let rows = finalRows(tracer, report: "syscalls")
         let row = try XCTUnwrap(rows.first { $0["pid"] as? Int == load.pid }, "no row for pid \(load.pid): \(rows.prefix(20))")
         // After the gate the fixture makes its 10000 getppid calls and at most 4 others: the
         // gate's read returning (not timed, and so not counted, when it began before tracing),
@@ -91,7 +91,7 @@ final class SyscountKernelTests: XCTestCase {
         let load = try Load(harness, calls: 10000)
         let tracer = try harness.start(["--pid", String(load.pid), "--param", "latency"])
         load.run()
-        let rows = finalRows(tracer, report: "syscall_latency")
+        let rows = finalRows(tracer, report: "syscalls")
         let row = try XCTUnwrap(rows.first { $0["syscall"] as? String == "getppid" }, "\(rows)")
         // The pid filter leaves only the fixture, which calls getppid exactly this often.
         XCTAssertEqual(row["count"] as? Int, 10000, "\(row)")
@@ -135,7 +135,7 @@ final class SyscountKernelTests: XCTestCase {
         let load = try Load(harness, calls: 10000)
         let tracer = try harness.start(["--pid", String(load.pid), "--param", "latency", "--param", "milliseconds"])
         load.run()
-        let rows = finalRows(tracer, report: "syscall_latency_ms")
+        let rows = finalRows(tracer, report: "syscalls")
         let row = try XCTUnwrap(rows.first { $0["syscall"] as? String == "getppid" }, "\(rows)")
         XCTAssertEqual(row["count"] as? Int, 10000, "\(row)")
         let totalNs = try XCTUnwrap(row["total_ns"] as? Int, "\(row)")

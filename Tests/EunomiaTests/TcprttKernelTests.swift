@@ -38,7 +38,7 @@ final class TcprttKernelTests: XCTestCase {
         try pingPong(listener, port: port)
         for tracer in [byLocal, remoteTable, other] { XCTAssertEqual(tracer.interruptAndWait(), 0, tracer.stderr) }
 
-        let reports = TrackerHarness.records(byLocal.stdout).filter { $0["report"] as? String == "local_rtt" }
+        let reports = TrackerHarness.records(byLocal.stdout).filter { $0["report"] as? String == "rtt" }
         XCTAssertEqual(reports.count, 1, byLocal.stdout)
         let histograms = try XCTUnwrap(reports.first?["histograms"] as? [[String: Any]])
         XCTAssertEqual(histograms.count, 1, "one local address: \(histograms)")

@@ -203,6 +203,12 @@ public enum KeyFiles {
         for path in [privatePath, publicPath] where FileManager.default.fileExists(atPath: path) || isSymlink(path) {
             throw EunomiaError("\(path) exists already; refusing to overwrite a key (choose another name or --output directory)", kind: .conflict)
         }
+        // A folder that does not exist yet is made, private: it holds a private key.
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            guard mkdir(directory.path, 0o700) == 0 else {
+                throw EunomiaError("cannot create \(directory.path): \(String(cString: strerror(errno)))")
+            }
+        }
         // O_EXCL: created here with this mode, never through a planted symlink.
         try SafeFile.writeNew(privatePath, encodePrivate(key), mode: 0o600)
         do {

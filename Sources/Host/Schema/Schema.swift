@@ -254,11 +254,17 @@ public struct FieldSpec: Codable, Equatable {
     /// Event records: the server counts events per distinct value of the fields so marked
     /// (eunomia_plugin_events_total; docs/prometheus.md). Integer, bool and string fields only.
     public var metricLabel: Bool?
+    /// The field exists only when one of these boolean parameters is true ("name") or false
+    /// ("!name"): a key a parameter selects (ParameterSelected.swift).
+    public var present: [String]?
+    /// Display keys that change when a boolean parameter is true: {"milliseconds": {"unit": "msecs"}}.
+    public var choices: [String: FieldOverride]?
 
     enum CodingKeys: String, CodingKey {
         case name, type, offset, size, display, column, width, align, when, hidden, member, values, bits, scale,
-             decimals, template, templates, select, stack, pid, element, unit, role
+             decimals, template, templates, select, stack, pid, element, unit, role, present
         case metricLabel = "metric_label"
+        case choices = "if"
     }
 
     /// Label names the server gives every per-plugin series itself, or that Prometheus reserves.
@@ -291,6 +297,10 @@ public struct FieldSpec: Codable, Equatable {
         unit = try c.decodeIfPresent(String.self, forKey: .unit)
         role = try c.decodeIfPresent(FieldRole.self, forKey: .role)
         metricLabel = try c.decodeIfPresent(Bool.self, forKey: .metricLabel)
+        // One condition, or a list of them (any holds).
+        if let one = try? c.decodeIfPresent(String.self, forKey: .present) { present = [one] }
+        else { present = try c.decodeIfPresent([String].self, forKey: .present) }
+        choices = try c.decodeIfPresent([String: FieldOverride].self, forKey: .choices)
     }
 
     /// Size of one histogram slot.
@@ -360,6 +370,7 @@ public struct FieldSpec: Codable, Equatable {
             }
         }
         if let column, let problem = Validate.displayTextProblem(column, maxBytes: 64) { throw fail("column \(problem)") }
+        try validateSelection(record: record, parameters: parameters, fail)
         if let w = width, !(0...FieldSpec.maxWidth).contains(w) { throw fail("width \(w) is outside 0 to \(FieldSpec.maxWidth)") }
         if let member, !Validate.isCIdentifier(member) { throw fail("member \(member.quotedForError) is not a C identifier") }
         if let unit, let problem = Validate.displayTextProblem(unit, maxBytes: 32) { throw fail("unit \(problem)") }
@@ -469,8 +480,10 @@ public struct RecordLayout: Codable, Equatable {
     public var sort: String?
     /// Rows: integer parameter holding the most rows a report shows (0: all).
     public var limit: String?
+    /// What a boolean parameter changes when true: {"latency": {"sort": "total_ns"}}.
+    public var choices: [String: RecordOverride]?
 
-    enum CodingKeys: String, CodingKey { case id, name, btfStruct = "btf_struct", size, fields, kind, sort, limit }
+    enum CodingKeys: String, CodingKey { case id, name, btfStruct = "btf_struct", size, fields, kind, sort, limit, choices = "if" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -482,6 +495,7 @@ public struct RecordLayout: Codable, Equatable {
         kind = try c.decodeIfPresent(RecordKind.self, forKey: .kind) ?? .event
         sort = try c.decodeIfPresent(String.self, forKey: .sort)
         limit = try c.decodeIfPresent(String.self, forKey: .limit)
+        choices = try c.decodeIfPresent([String: RecordOverride].self, forKey: .choices)
     }
 
     /// Label fields per record: each multiplies the series a tracker can make.
@@ -544,6 +558,7 @@ public struct RecordLayout: Codable, Equatable {
                 throw fail("limit names '\(limit)', which is not an integer parameter")
             }
         }
+        try validateSelection(parameters: parameters, fail)
     }
 }
 
