@@ -187,7 +187,7 @@ final class ParameterTests: XCTestCase {
     func testErrorsNameTheParameter() throws {
         let s = try schema()
         let cases: [(String, String)] = [
-            ("nope=1", "'nope' is not a parameter of opensnoop (it has: pid, tid, uid, comm, container, failed, timestamp, print_uid, extended, ringbuf_kb)"),
+            ("nope=1", "'nope' is not a parameter of opensnoop (it has: pid, tid, uid, comm, container, failed, timestamp, print_uid, extended, include_host, ringbuf_kb)"),
             ("pid=abc", "parameter 'pid': 'abc' is not an integer"),
             ("pid=-1", "parameter 'pid': -1 is below the minimum 0"),
             ("failed=maybe", "parameter 'failed': 'maybe' is not a boolean (true or false)"),
