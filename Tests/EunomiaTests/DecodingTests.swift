@@ -155,6 +155,71 @@ final class DecodingTests: XCTestCase {
         XCTAssertLessThan(abs(date.timeIntervalSinceNow), 5)
     }
 
+    /// Formats records of a one-record schema (fields as JSON text) in every format.
+    func renderAll(fields: String, size: Int, _ records: [[UInt8]]) throws -> [OutputFormat: String] {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"v","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":\(size),"fields":[\(fields)]}]}
+        """.utf8), source: "v")
+        var result: [OutputFormat: String] = [:]
+        for format in [OutputFormat.table, .json, .csv] {
+            let captured = CapturedOutput()
+            let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: format, output: captured.buffer)
+            f.writeHeader()
+            for r in records { XCTAssertTrue(r.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) }, "\(format): record of \(r.count) bytes refused") }
+            XCTAssertEqual(f.malformed, 0)
+            result[format] = captured.text
+        }
+        return result
+    }
+
+    func testCapabilityAndSyscallNames() throws {
+        let fields = """
+        {"name":"cap","type":"i32","offset":0,"size":4,"display":"capability","column":"CAP","width":14},
+        {"name":"id","type":"u32","offset":4,"size":4,"display":"syscall","column":"SYSCALL","width":10},
+        {"name":"n","type":"u32","offset":8,"size":4,"column":"N"}
+        """
+        func rec(_ cap: Int32, _ id: UInt32) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: 12)
+            b.withUnsafeMutableBytes { $0.storeBytes(of: cap, toByteOffset: 0, as: Int32.self); $0.storeBytes(of: id, toByteOffset: 4, as: UInt32.self) }
+            return b
+        }
+        #if arch(x86_64)
+        let openat: UInt32 = 257, openatNumber = 257
+        #elseif arch(arm64)
+        let openat: UInt32 = 56, openatNumber = 56
+        #endif
+        let out = try renderAll(fields: fields, size: 12, [rec(21, openat), rec(0, 0), rec(40, 99_999), rec(41, 0), rec(-1, 0)])
+        let table = try XCTUnwrap(out[.table]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(table[0], "CAP            SYSCALL    N")
+        XCTAssertEqual(table[1], "CAP_SYS_ADMIN  openat     0")
+        XCTAssertEqual(table[2], "CAP_CHOWN      read       0")
+        XCTAssertEqual(table[3], "CAP_CHECKPOINT_RESTORE 99999      0", "unknown syscall numbers show as numbers")
+        XCTAssertEqual(table[4], "41             read       0", "unknown capabilities show as numbers")
+        XCTAssertEqual(table[5], "-1             read       0")
+        let json = try XCTUnwrap(out[.json]).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(json[0]["cap"] as? String, "CAP_SYS_ADMIN")
+        XCTAssertEqual(json[0]["id"] as? String, "openat")
+        XCTAssertEqual(json[2]["id"] as? Int, 99_999, "a number without a name stays a JSON number")
+        XCTAssertEqual(json[3]["cap"] as? Int, 41)
+        let csv = try XCTUnwrap(out[.csv]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv[0], "cap,id,n")
+        XCTAssertEqual(csv[1], "CAP_SYS_ADMIN,openat,0")
+        XCTAssertEqual(csv[4], "41,read,0")
+        // The tables themselves: a few fixed points of linux/capability.h and the syscall table.
+        XCTAssertEqual(Capabilities.names.count, 41)
+        XCTAssertEqual(Capabilities.number(named: "CAP_BPF"), 39)
+        XCTAssertEqual(Capabilities.number(named: "CAP_NET_BIND_SERVICE"), 10)
+        XCTAssertEqual(Syscalls.number(named: "openat"), Int64(openatNumber))
+        XCTAssertNil(Syscalls.number(named: ""))
+        XCTAssertNil(Syscalls.number(named: "no_such_call"))
+        #if arch(x86_64)
+        XCTAssertEqual(Syscalls.name(of: 59)?.description, "execve")
+        XCTAssertEqual(Syscalls.name(of: 435)?.description, "clone3")
+        XCTAssertNil(Syscalls.name(of: 400), "x86_64 has no 335-423")
+        #endif
+    }
+
     func testSchemaErrorsNameTheProblem() {
         let bad = Self.schemaJSON.replacingOccurrences(of: #""offset": 32, "size": 32"#, with: #""offset": 40, "size": 32"#)
         XCTAssertThrowsError(try PluginSchema.decode(Data(bad.utf8), source: "demo")) {

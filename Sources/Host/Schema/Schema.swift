@@ -177,6 +177,11 @@ public enum DisplayHint: String, Codable {
     case hex
     /// A signal number: its name (SIGKILL).
     case signal
+    /// A capability number: its name (CAP_SYS_ADMIN); numbers without one as numbers.
+    case capability
+    /// A system call number of the host's architecture: its name (openat); numbers without one
+    /// (or on an architecture the host has no table for) as numbers.
+    case syscall
     /// 4 bytes, network order.
     case ipv4
     /// 16 bytes, network order.
@@ -435,7 +440,7 @@ public struct FieldSpec: Codable, Equatable {
         case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
         case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
         case .ipv6? where size != 16, .ip? where size != 16: throw fail("display \(display!.rawValue) needs 16 bytes")
-        case .errno?, .errnoName?, .openFlags?, .octal?, .hex?, .signal?:
+        case .errno?, .errnoName?, .openFlags?, .octal?, .hex?, .signal?, .capability?, .syscall?:
             if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
         default: break
         }
