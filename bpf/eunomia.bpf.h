@@ -99,6 +99,21 @@ static __always_inline long eunomia_output(void *data, __u64 size)
                             ((__u64)(used) >= sizeof((e)->member) ? sizeof((e)->member) \
                                                                    : ((__u64)(used) & (sizeof((e)->member) - 1))))
 
+/* Output a record whose last member is an array (`__u64 kstack[N]`, N a power of two) of which
+ * only the first n elements are used: the record travels up to and including them, so a stack of
+ * 5 frames makes a short record. n above N sends the whole array. The host reads what is missing
+ * of a trailing stack as absent (no frames), so a record with n = 0 shows an empty stack:
+ *
+ *     long len = bpf_get_stack(ctx, e->kstack, sizeof(e->kstack), 0);
+ *     eunomia_output_array(e, kstack, len > 0 ? len / sizeof(e->kstack[0]) : 0);
+ */
+#define eunomia_output_array(e, member, n) \
+    eunomia_output((e), offsetof(typeof(*(e)), member) + \
+                            ((__u64)(n) >= sizeof((e)->member) / sizeof((e)->member[0]) \
+                                 ? sizeof((e)->member) \
+                                 : ((__u64)(n) & (sizeof((e)->member) / sizeof((e)->member[0]) - 1)) * \
+                                       sizeof((e)->member[0])))
+
 /* Histogram slot of v: floor(log2(v)), with 0 and 1 in slot 0 (libbpf-tools' log2l), the
  * slot layout of the host's "histogram" fields. */
 static __always_inline __u32 eunomia_log2_slot(__u64 v)
@@ -112,6 +127,10 @@ static __always_inline __u32 eunomia_log2_slot(__u64 v)
     }
     return r;
 }
+
+/* The process the tracker runs in (the host), set by the helper to getpid() before load unless
+ * the boolean parameter include_host is true: its own system calls are not traced events. */
+const volatile __u32 eunomia_host_tgid = 0;
 
 /* Filters every tracker offers, set by the helper from the pid/tid/uid/comm parameters. */
 const volatile __u32 eunomia_targ_tgid = 0;
@@ -136,10 +155,13 @@ struct {
     __type(value, __u8);
 } eunomia_cgroups SEC(".maps");
 
-/* True when the current task passes the pid/tid/uid/comm/container filters. */
+/* True when the current task passes the pid/tid/uid/comm/container filters, and is not the
+ * host's own process (eunomia_host_tgid). */
 static __always_inline bool eunomia_task_allowed(void)
 {
     __u64 id = bpf_get_current_pid_tgid();
+    if (eunomia_host_tgid && eunomia_host_tgid == (__u32)(id >> 32))
+        return false;
     if (eunomia_targ_tgid && eunomia_targ_tgid != (__u32)(id >> 32))
         return false;
     if (eunomia_targ_tid && eunomia_targ_tid != (__u32)id)

@@ -19,9 +19,6 @@ struct event {
     char prog_name[OBJ_NAME_LEN]; /* BPF_PROG_LOAD's prog_name, BPF_MAP_CREATE's map_name */
 };
 
-/* The host process's tgid (set by configure): its own loads, and those of every tracker it
- * runs, are never reported, or each tracker start would show up as a BPF load. */
-const volatile __u32 targ_host_tgid = 0;
 const volatile bool targ_all = false;
 
 /* Reported by default: the commands that put code in the kernel or hook it up. Lookups and
@@ -42,11 +39,12 @@ SEC("tracepoint/syscalls/sys_enter_bpf")
 int handle_enter_bpf(struct trace_event_raw_sys_enter *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == targ_host_tgid)
-        return 0;
     __u32 cmd = (__u32)ctx->args[0];
     if (!targ_all && (cmd >= 64 || !(DEFAULT_CMDS & (1ULL << cmd))))
         return 0;
+    /* Also drops the host's own process (eunomia_host_tgid, set by the helper): its loads, and
+     * those of every tracker it runs, are never reported, or each tracker start would show up
+     * as a BPF load. */
     if (!eunomia_task_allowed())
         return 0;
     struct event e = {};

@@ -268,8 +268,9 @@ static eunomia_status report(struct eunomia_bpf *bpf, bool final, char *err, siz
         row.bytes = stacks[i].bytes;
         row.allocs = stacks[i].allocs;
         row.pid = (uint32_t)st->pid;
-        eunomia_bpf_read_stack(stacks_fd, stacks[i].stack_id, (uint64_t *)row.stack, MEMLEAK_FRAMES);
-        eunomia_bpf_emit(bpf, record, &row, sizeof(row));
+        size_t frames = eunomia_bpf_read_stack(stacks_fd, stacks[i].stack_id, (uint64_t *)row.stack, MEMLEAK_FRAMES);
+        /* Only the frames there are: the host reads the rest of a trailing stack as absent. */
+        eunomia_bpf_emit(bpf, record, &row, offsetof(struct memleak_row, stack) + frames * sizeof(row.stack[0]));
     }
     for (size_t i = 0; st->show_allocs && i < m; i++) {
         for (size_t j = stacks[i].first; j < stacks[i].first + stacks[i].allocs; j++) {

@@ -72,6 +72,41 @@ final class ConditionTests: XCTestCase {
         XCTAssertFalse(b.withUnsafeBytes { plan.matches(recordID: 0, bytes: $0) })
     }
 
+    func testCapabilityAndSyscallNamesCompareAsShown() throws {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"v","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":8,"fields":[
+           {"name":"cap","type":"i32","offset":0,"size":4,"display":"capability"},
+           {"name":"id","type":"u32","offset":4,"size":4,"display":"syscall"}]}]}
+        """.utf8), source: "v")
+        #if arch(x86_64)
+        let openat: UInt32 = 257, read: UInt32 = 0
+        #elseif arch(arm64)
+        let openat: UInt32 = 56, read: UInt32 = 63
+        #endif
+        func rec(_ cap: Int32, _ id: UInt32) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: 8)
+            b.withUnsafeMutableBytes { $0.storeBytes(of: cap, toByteOffset: 0, as: Int32.self); $0.storeBytes(of: id, toByteOffset: 4, as: UInt32.self) }
+            return b
+        }
+        func matches(_ condition: String, _ record: [UInt8]) throws -> Bool {
+            let plan = try ConditionCompiler.compile(try ConditionParser.parse(condition), schema: schema, containers: nil)
+            return record.withUnsafeBytes { plan.matches(recordID: 0, bytes: $0) }
+        }
+        let admin = rec(21, openat)
+        XCTAssertTrue(try matches("cap == CAP_SYS_ADMIN and id == openat", admin))
+        XCTAssertTrue(try matches(#"cap == "CAP_SYS_ADMIN" and cap == 21 and id == \#(openat)"#, admin))
+        XCTAssertTrue(try matches("cap in (CAP_NET_ADMIN, CAP_SYS_ADMIN) and id in (read, openat)", admin))
+        XCTAssertFalse(try matches("cap == CAP_NET_RAW or id == read", admin))
+        XCTAssertTrue(try matches("cap != CAP_SYS_ADMIN and id == read", rec(13, read)))
+        XCTAssertTrue(try matches("cap == CAP_CHECKPOINT_RESTORE", rec(40, 0)))
+        func error(_ condition: String) -> String {
+            do { _ = try ConditionCompiler.compile(try ConditionParser.parse(condition), schema: schema, containers: nil); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(error("cap == CAP_NOPE"), "at 8: 'CAP_NOPE' is not a number or a name for 'cap' (a capability name such as CAP_SYS_ADMIN)")
+        XCTAssertEqual(error("id == opnat"), "at 7: 'opnat' is not a number or a name for 'id' (a system call name such as openat)")
+    }
+
     func testMistakesNameThePosition() {
         XCTAssertEqual(error(#"comm == "cat" and commm == "x""#),
                        "at 19: unknown field 'commm' (opensnoop has: time, uid, pid, tid, comm, fd, err, flags, mode, path, cgroup_id, mount_ns, pid_ns, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")

@@ -155,6 +155,137 @@ final class DecodingTests: XCTestCase {
         XCTAssertLessThan(abs(date.timeIntervalSinceNow), 5)
     }
 
+    /// Formats records of a one-record schema (fields as JSON text) in every format.
+    func renderAll(fields: String, size: Int, _ records: [[UInt8]]) throws -> [OutputFormat: String] {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"v","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":\(size),"fields":[\(fields)]}]}
+        """.utf8), source: "v")
+        var result: [OutputFormat: String] = [:]
+        for format in [OutputFormat.table, .json, .csv] {
+            let captured = CapturedOutput()
+            let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: format, output: captured.buffer)
+            f.writeHeader()
+            for r in records { XCTAssertTrue(r.withUnsafeBytes { f.consume(recordID: 0, bytes: $0) }, "\(format): record of \(r.count) bytes refused") }
+            XCTAssertEqual(f.malformed, 0)
+            result[format] = captured.text
+        }
+        return result
+    }
+
+    func testCapabilityAndSyscallNames() throws {
+        let fields = """
+        {"name":"cap","type":"i32","offset":0,"size":4,"display":"capability","column":"CAP","width":14},
+        {"name":"id","type":"u32","offset":4,"size":4,"display":"syscall","column":"SYSCALL","width":10},
+        {"name":"n","type":"u32","offset":8,"size":4,"column":"N"}
+        """
+        func rec(_ cap: Int32, _ id: UInt32) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: 12)
+            b.withUnsafeMutableBytes { $0.storeBytes(of: cap, toByteOffset: 0, as: Int32.self); $0.storeBytes(of: id, toByteOffset: 4, as: UInt32.self) }
+            return b
+        }
+        #if arch(x86_64)
+        let openat: UInt32 = 257, openatNumber = 257
+        #elseif arch(arm64)
+        let openat: UInt32 = 56, openatNumber = 56
+        #endif
+        let out = try renderAll(fields: fields, size: 12, [rec(21, openat), rec(0, 0), rec(40, 99_999), rec(41, 0), rec(-1, 0)])
+        let table = try XCTUnwrap(out[.table]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(table[0], "CAP            SYSCALL    N")
+        XCTAssertEqual(table[1], "CAP_SYS_ADMIN  openat     0")
+        XCTAssertEqual(table[2], "CAP_CHOWN      read       0")
+        XCTAssertEqual(table[3], "CAP_CHECKPOINT_RESTORE 99999      0", "unknown syscall numbers show as numbers")
+        XCTAssertEqual(table[4], "41             read       0", "unknown capabilities show as numbers")
+        XCTAssertEqual(table[5], "-1             read       0")
+        let json = try XCTUnwrap(out[.json]).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(json[0]["cap"] as? String, "CAP_SYS_ADMIN")
+        XCTAssertEqual(json[0]["id"] as? String, "openat")
+        XCTAssertEqual(json[2]["id"] as? Int, 99_999, "a number without a name stays a JSON number")
+        XCTAssertEqual(json[3]["cap"] as? Int, 41)
+        let csv = try XCTUnwrap(out[.csv]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv[0], "cap,id,n")
+        XCTAssertEqual(csv[1], "CAP_SYS_ADMIN,openat,0")
+        XCTAssertEqual(csv[4], "41,read,0")
+        // The tables themselves: a few fixed points of linux/capability.h and the syscall table.
+        XCTAssertEqual(Capabilities.names.count, 41)
+        XCTAssertEqual(Capabilities.number(named: "CAP_BPF"), 39)
+        XCTAssertEqual(Capabilities.number(named: "CAP_NET_BIND_SERVICE"), 10)
+        XCTAssertEqual(Syscalls.number(named: "openat"), Int64(openatNumber))
+        XCTAssertNil(Syscalls.number(named: ""))
+        XCTAssertNil(Syscalls.number(named: "no_such_call"))
+        #if arch(x86_64)
+        XCTAssertEqual(Syscalls.name(of: 59)?.description, "execve")
+        XCTAssertEqual(Syscalls.name(of: 435)?.description, "clone3")
+        XCTAssertNil(Syscalls.name(of: 400), "x86_64 has no 335-423")
+        #endif
+    }
+
+    /// eunomia_output_array: a record cut inside or before its trailing stack shows the frames
+    /// it carries and no more; its fixed part must still be whole.
+    func testShortStackShowsOnlyTheFramesSent() throws {
+        // A user stack without a pid is shown as addresses (nothing to symbolize it with).
+        let fields = """
+        {"name":"pid","type":"u32","offset":0,"size":4,"column":"PID"},
+        {"name":"frames","type":"u32","offset":4,"size":4,"column":"FRAMES"},
+        {"name":"stack","type":"stack","stack":"user","pid":"pid","offset":8,"size":64}
+        """
+        func rec(_ frames: [UInt64], length: Int? = nil) -> [UInt8] {
+            var b = [UInt8](repeating: 0xEE, count: 72) // garbage past what is sent
+            b.replaceSubrange(0..<8, with: [UInt8](repeating: 0, count: 8))
+            b[4] = UInt8(frames.count)
+            for (i, f) in frames.enumerated() { withUnsafeBytes(of: f) { b.replaceSubrange((8 + 8 * i)..<(16 + 8 * i), with: $0) } }
+            return Array(b.prefix(length ?? 8 + 8 * frames.count))
+        }
+        let full = [UInt64](repeating: 0xabc0, count: 8).enumerated().map { $0.element + UInt64($0.offset) }
+        let out = try renderAll(fields: fields, size: 72, [
+            rec([0x1111, 0x2222]),              // two frames sent
+            rec([]),                            // no stack at all: the record ends where it begins
+            rec([0x3333], length: 8 + 8 + 5),   // a torn frame is no frame
+            rec(full),                          // the whole array, no terminating 0
+        ])
+        let json = try XCTUnwrap(out[.json]).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(json.count, 4)
+        XCTAssertEqual(json[0]["stack"] as? [String], ["0x1111", "0x2222"])
+        XCTAssertEqual(json[1]["stack"] as? [String], [])
+        XCTAssertEqual(json[2]["stack"] as? [String], ["0x3333"])
+        XCTAssertEqual(json[3]["stack"] as? [String], full.map { "0x" + String($0, radix: 16) })
+        let csv = try XCTUnwrap(out[.csv]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(csv[1], "0,2,0x1111;0x2222")
+        XCTAssertEqual(csv[2], "0,0,")
+        let table = try XCTUnwrap(out[.table])
+        XCTAssertEqual(table, """
+        PID FRAMES
+        0   2
+                0x1111
+                0x2222
+        0   0
+        0   1
+                0x3333
+        0   8
+
+        """.replacingOccurrences(of: "0   8\n", with: "0   8\n" + full.map { "        0x" + String($0, radix: 16) + "\n" }.joined()))
+        // Shorter than the fixed part: refused, as before.
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"v","version":"1.0.0","description":"","abi":{"major":1,"minor":0},"parameters":[],
+         "records":[{"id":0,"name":"r","size":72,"fields":[\(fields)]}]}
+        """.utf8), source: "v")
+        XCTAssertEqual(schema.records[0].minimumSize, 8)
+        let f = EventFormatter(schema: schema, parameters: try ResolvedParameters(schema: schema, assignments: []), format: .json, output: CapturedOutput().buffer)
+        XCTAssertFalse(rec([], length: 6).withUnsafeBytes { f.consume(recordID: 0, bytes: $0) })
+        XCTAssertEqual(f.malformed, 1)
+    }
+
+    /// A histogram (report) record may end inside its slots too: the missing ones are empty.
+    func testShortHistogramMinimumSize() throws {
+        let schema = try PluginSchema.decode(Data("""
+        {"name":"h","version":"1.0.0","description":"","abi":{"major":1,"minor":1},"parameters":[],
+         "records":[{"id":1,"name":"lat","kind":"histogram","size":136,"fields":[
+           {"name":"disk","type":"u32","offset":0,"size":4},
+           {"name":"slots","type":"histogram","offset":8,"size":128,"unit":"usecs"}]}]}
+        """.utf8), source: "h")
+        XCTAssertEqual(schema.records[0].minimumSize, 8, "up to where the slots begin")
+    }
+
     func testSchemaErrorsNameTheProblem() {
         let bad = Self.schemaJSON.replacingOccurrences(of: #""offset": 32, "size": 32"#, with: #""offset": 40, "size": 32"#)
         XCTAssertThrowsError(try PluginSchema.decode(Data(bad.utf8), source: "demo")) {
@@ -187,7 +318,7 @@ final class ParameterTests: XCTestCase {
     func testErrorsNameTheParameter() throws {
         let s = try schema()
         let cases: [(String, String)] = [
-            ("nope=1", "'nope' is not a parameter of opensnoop (it has: pid, tid, uid, comm, container, failed, timestamp, print_uid, extended, ringbuf_kb)"),
+            ("nope=1", "'nope' is not a parameter of opensnoop (it has: pid, tid, uid, comm, container, failed, timestamp, print_uid, extended, ringbuf_kb, include_host)"),
             ("pid=abc", "parameter 'pid': 'abc' is not an integer"),
             ("pid=-1", "parameter 'pid': -1 is below the minimum 0"),
             ("failed=maybe", "parameter 'failed': 'maybe' is not a boolean (true or false)"),

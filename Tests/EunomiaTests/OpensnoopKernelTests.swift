@@ -117,7 +117,8 @@ final class OpensnoopKernelTests: XCTestCase {
     func testInProcessRunLeavesNothingBehind() throws {
         let store = Store(path: storeDir.path)
         let plugin = try store.resolve("opensnoop")
-        let params = try ResolvedParameters(schema: plugin.schema, assignments: ["pid=\(getpid())"])
+        // The test process hosts the tracker: its own opens are excluded unless include_host.
+        let params = try ResolvedParameters(schema: plugin.schema, assignments: ["pid=\(getpid())", "include_host=true"])
         let path = dir.appendingPathComponent("inproc-\(UUID().uuidString)").path
         let fdsBefore = openFileDescriptors()
         let threadsBefore = threadCount()

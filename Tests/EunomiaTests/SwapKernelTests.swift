@@ -289,7 +289,8 @@ final class SwapKernelTests: XCTestCase {
         try PluginBuilds.bpfObject(src, output: object)
         let (bad, _) = try store.install(package: try PluginBuilds.package("opensnoop", version: "0.3.0", in: dir, bpfObject: object))
 
-        let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())"])
+        // The test process hosts the tracker and opens the files: include_host lets them in.
+        let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())", "include_host=true"])
         let tracker = try RunningTracker(id: "opens", plugin: v1, parameters: params, loop: loop, logger: logger)
         let collected = CollectingSubscriber()
         tracker.router.add(collected, name: "test")
@@ -323,7 +324,8 @@ final class SwapKernelTests: XCTestCase {
             records[0]["fields"] = fields
             schema["records"] = records
         }
-        let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())"])
+        // The test process hosts the tracker and opens the files: include_host lets them in.
+        let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())", "include_host=true"])
         let tracker = try RunningTracker(id: "opens", plugin: v1, parameters: params, loop: loop, logger: logger)
         let json = CollectingSubscriber()
         tracker.router.add(json, name: "json")

@@ -76,7 +76,8 @@ do {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eunomia-bench-swap-\(getpid())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())"])
+    // This process hosts the trackers and makes the opens: include_host lets them in.
+    let params = try ResolvedParameters(schema: v1.schema, assignments: ["pid=\(getpid())", "include_host=true"])
 
     // Start latency: request to the first event of an open made at once.
     var startMs: [Double] = []

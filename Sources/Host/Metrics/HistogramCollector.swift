@@ -210,9 +210,11 @@ public final class HistogramCollector: RecordSubscriber, @unchecked Sendable {
         if cumulative && e.last.count != r.slots { e.last = [UInt64](repeating: 0, count: r.slots) }
         for i in 0..<r.slots {
             let at = r.offset + i * (r.wide ? 8 : 4)
-            guard at + (r.wide ? 8 : 4) <= bytes.count else { break }
-            let n = r.wide ? bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
-                           : UInt64(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+            // A record cut short (eunomia_output_array) holds no counts in the slots it lacks.
+            let n: UInt64
+            if at + (r.wide ? 8 : 4) > bytes.count { n = 0 }
+            else { n = r.wide ? bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                              : UInt64(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
             if cumulative {
                 // Counts below the previous ones: the plugin started over (its map was cleared).
                 let delta = n >= e.last[i] ? n - e.last[i] : n

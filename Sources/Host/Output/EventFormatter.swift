@@ -180,6 +180,8 @@ public final class EventFormatter: RecordSink {
                         case .octal?: render = .octal
                         case .hex?: render = .hex
                         case .signal?: render = .signal
+                        case .capability?: render = .capability
+                        case .syscall?: render = .syscall
                         case .errnoName?: render = .errnoName
                         default: render = .decimal
                         }
@@ -476,6 +478,16 @@ public final class EventFormatter: RecordSink {
             }
         case .signal:
             quoted(style, out) { Signals.append(Int64(bitPattern: raw), to: out) }
+        case .capability, .syscall:
+            // Named values are strings in JSON, like `values`; numbers without a name stay numbers.
+            let value = signed ? Int64(bitPattern: raw) : Int64(bitPattern: raw & 0x7fff_ffff_ffff_ffff)
+            let isCapability: Bool
+            if case .capability = render { isCapability = true } else { isCapability = false }
+            if let name = isCapability ? Capabilities.name(of: value) : Syscalls.name(of: value) {
+                quoted(style, out) { out.append(name) }
+            } else {
+                out.appendDecimal(value)
+            }
         case .errnoName:
             // Named errors are strings in JSON, like `values`; successes stay numbers.
             let value = signed ? Int64(bitPattern: raw) : Int64(bitPattern: raw & 0x7fff_ffff_ffff_ffff)

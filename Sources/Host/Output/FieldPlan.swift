@@ -24,6 +24,8 @@ enum FieldPlan {
         case octal
         case hex
         case signal
+        case capability
+        case syscall
         case errnoName
         /// Index into EventFormatter.valueNames.
         case values(Int)

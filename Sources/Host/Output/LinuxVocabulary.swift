@@ -2,7 +2,8 @@ import EunomiaRecords
 import EunomiaSchema
 import Foundation
 
-// Linux vocabularies the display hints name: open flags, signals, errnos, IP addresses.
+// Linux vocabularies the display hints name: open flags, signals, errnos, capabilities, system
+// calls, IP addresses.
 
 /// open(2) flags by name (Linux generic values, as on x86_64 and arm64).
 package enum OpenFlags {
@@ -106,6 +107,45 @@ package enum Errnos {
     package static func number(named name: String) -> Int64? {
         guard !name.isEmpty, let i = names.firstIndex(where: { $0.description == name }) else { return nil }
         return Int64(i)
+    }
+}
+
+/// Capability numbers by name (linux/capability.h), CAP_CHOWN 0 to CAP_CHECKPOINT_RESTORE 40.
+package enum Capabilities {
+    static let names: [StaticString] = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+        "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ]
+
+    /// The name of capability value, if it has one (numbers past the table show as numbers).
+    static func name(of value: Int64) -> StaticString? {
+        value >= 0 && value < names.count ? names[Int(value)] : nil
+    }
+
+    /// A capability's number by the name the output shows (CAP_SYS_ADMIN 21).
+    package static func number(named name: String) -> Int64? {
+        names.firstIndex { $0.description == name }.map { Int64($0) }
+    }
+}
+
+/// System call names by number (SyscallNames, generated from Plugins/syscount's table) for
+/// the architecture the host runs on, which is the one the traced kernel numbers by.
+package enum Syscalls {
+    static func name(of value: Int64) -> StaticString? {
+        guard value >= 0, value < SyscallNames.names.count else { return nil }
+        let name = SyscallNames.names[Int(value)]
+        return name.utf8CodeUnitCount > 0 ? name : nil
+    }
+
+    /// A system call's number by name (openat 257 on x86_64, 56 on arm64).
+    package static func number(named name: String) -> Int64? {
+        guard !name.isEmpty else { return nil }
+        return SyscallNames.names.firstIndex { $0.description == name }.map { Int64($0) }
     }
 }
 

@@ -4,6 +4,8 @@ import EunomiaSchema
 /// sources feed one tracker, each with its own schema; subscribers decode a record with the
 /// schema of its source. Compared by identity.
 public final class RecordSource {
+    /// The plugin's schema resolved for the parameters (PluginSchema.resolved): only the fields
+    /// these parameters make present, with the units and columns they choose.
     public let schema: PluginSchema
     public let plugin: String
     public let version: String
@@ -15,7 +17,7 @@ public final class RecordSource {
 
     public init(schema: PluginSchema, parameters: ResolvedParameters, plugin: String, version: String, build: String,
                 generation: UInt32) {
-        self.schema = schema
+        self.schema = schema.resolved(for: parameters)
         self.parameters = parameters
         self.plugin = plugin
         self.version = version

@@ -5,7 +5,7 @@ import Foundation
 /// Literals converted to what a field holds, once at compile time.
 extension ConditionCompiler {
     /// A number for an integer field: decimal, 0x hex or 0o octal; a name the field's output
-    /// shows (a values name, SIGKILL, ENOENT; for errno_name fields ENOENT is -2, as printed);
+    /// shows (a values name, SIGKILL, ENOENT, CAP_SYS_ADMIN, openat; for errno_name fields ENOENT is -2, as printed);
     /// for scaled fields, a value in the unit shown (1.5 for 1.5 ms of a ns field). A field
     /// shown as a number may have a twin over the same bytes shown by name (sigsnoop's sig and
     /// signal): its names count too, so `sig == SIGKILL` reads as meant.
@@ -45,6 +45,8 @@ extension ConditionCompiler {
         if let values = field.values, let key = values.first(where: { $0.value == text })?.key, let n = Int64(key) { return Int128(n) }
         switch field.display {
         case .signal?: return Signals.number(named: text).map { Int128($0) }
+        case .capability?: return Capabilities.number(named: text).map { Int128($0) }
+        case .syscall?: return Syscalls.number(named: text).map { Int128($0) }
         case .errno?: return Errnos.number(named: text).map { Int128($0) }
         case .errnoName?: return Errnos.number(named: text).map { -Int128($0) }
         default: return nil
@@ -58,6 +60,8 @@ extension ConditionCompiler {
         }
         switch field.display {
         case .signal?: return " (a signal name such as SIGKILL)"
+        case .capability?: return " (a capability name such as CAP_SYS_ADMIN)"
+        case .syscall?: return " (a system call name such as openat)"
         case .errno?, .errnoName?: return " (an errno name such as ENOENT)"
         default: return ""
         }

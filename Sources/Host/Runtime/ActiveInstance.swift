@@ -37,7 +37,7 @@ final class ActiveInstance: LoopSource {
         guard library.name == plugin.name else {
             throw EunomiaError("\(plugin.libraryURL.path) calls itself '\(library.name)', the package says '\(plugin.name)'")
         }
-        source = RecordSource(schema: plugin.schema.resolved(for: parameters), parameters: parameters, plugin: plugin.name, version: plugin.version,
+        source = RecordSource(schema: plugin.schema, parameters: parameters, plugin: plugin.name, version: plugin.version,
                               build: plugin.buildID, generation: generation)
         gate = InstanceGate(router: router, source: source)
         container = try ContainerFilter.resolve(parameters, schema: plugin.schema)

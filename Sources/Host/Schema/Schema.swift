@@ -161,6 +161,11 @@ public enum FieldType: String, Codable {
     }
 
     var isInteger: Bool { fixedSize != nil && self != .bool }
+
+    /// Fields a record may end inside of, or before: every reader bounds them by the record's
+    /// length (strings to their end, stacks to whole frames, histograms to whole slots).
+    /// Not bytes: addresses and conditions on them read all of their bytes.
+    public var mayArriveShort: Bool { self == .string || self == .template || self == .stack || self == .histogram }
 }
 
 /// How a field is shown; decoding is the same everywhere, rendering differs per output format.
@@ -177,6 +182,11 @@ public enum DisplayHint: String, Codable {
     case hex
     /// A signal number: its name (SIGKILL).
     case signal
+    /// A capability number: its name (CAP_SYS_ADMIN); numbers without one as numbers.
+    case capability
+    /// A system call number of the host's architecture: its name (openat); numbers without one
+    /// (or on an architecture the host has no table for) as numbers.
+    case syscall
     /// 4 bytes, network order.
     case ipv4
     /// 16 bytes, network order.
@@ -446,7 +456,7 @@ public struct FieldSpec: Codable, Equatable {
         case .timestamp? where type != .u64: throw fail("display timestamp needs type u64")
         case .ipv4? where size != 4: throw fail("display ipv4 needs 4 bytes")
         case .ipv6? where size != 16, .ip? where size != 16: throw fail("display \(display!.rawValue) needs 16 bytes")
-        case .errno?, .errnoName?, .openFlags?, .octal?, .hex?, .signal?:
+        case .errno?, .errnoName?, .openFlags?, .octal?, .hex?, .signal?, .capability?, .syscall?:
             if !type.isInteger { throw fail("display \(display!.rawValue) needs an integer type") }
         default: break
         }
@@ -471,8 +481,8 @@ public struct RecordLayout: Codable, Equatable {
     public var name: String
     /// Struct in the BPF object's BTF that this layout mirrors; checked at pack and install time.
     public var btfStruct: String?
-    /// Full size of the record. A record may arrive shorter when its last field is a string
-    /// (only the used part of the string is sent).
+    /// Full size of the record. A record may arrive shorter when its last fields are strings,
+    /// stacks or histograms (only the used part is sent; see minimumSize).
     public var size: Int
     public var fields: [FieldSpec]
     public var kind: RecordKind
@@ -509,9 +519,12 @@ public struct RecordLayout: Codable, Equatable {
     /// Offset of the field with role cgroup_id, if the record carries the task's identity.
     public var cgroupIDOffset: Int? { fields.first { $0.role == .cgroupID }?.offset }
 
-    /// Bytes a record must have: everything up to the end of the furthest non-string field.
+    /// Bytes a record must have: everything up to the end of the furthest fixed-size field.
+    /// Strings, stacks and histograms may be cut short (eunomia_output_tail and
+    /// eunomia_output_array send only the used part): what is missing of a string reads as its
+    /// end, of a stack as no more frames, of a histogram as empty slots.
     public var minimumSize: Int {
-        fields.map { $0.type == .string || $0.type == .template ? $0.offset : $0.offset + $0.size }.max() ?? 0
+        fields.map { $0.type.mayArriveShort ? $0.offset : $0.offset + $0.size }.max() ?? 0
     }
 
     func validate(source: String, parameters: [ParameterSpec]) throws {

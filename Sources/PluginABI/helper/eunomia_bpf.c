@@ -32,6 +32,7 @@ struct eunomia_bpf {
     uint64_t refused; /* records the host declined */
     eunomia_bpf_report_fn report;
     eunomia_bpf_attach_fn attach;
+    eunomia_bpf_after_load_fn after_load;
     uint64_t interval_ns; /* 0: report only at stop */
     int epoll_fd;            /* ABI 1.2 wait_fd: the ring buffer's epoll fd, and timer_fd */
     int timer_fd;            /* expires every interval_ns; -1 without reports (or timerfd) */
@@ -131,6 +132,29 @@ static eunomia_status fill_container_filter(struct eunomia_bpf *bpf, char *err, 
     return EUNOMIA_OK;
 }
 
+/* The host's own process is left out by default: the plugin runs inside it, and its own
+ * work (reading the ring buffer, writing output files, loading other trackers' BPF objects)
+ * would otherwise show up as events, feeding on itself. The boolean parameter include_host
+ * (a schema that does not declare it: false) lets it in. An object built before
+ * eunomia_host_tgid existed simply cannot exclude it: not an error. */
+static eunomia_status apply_host_exclusion(struct eunomia_bpf *bpf, const json_t *config, uint32_t targ_tgid)
+{
+    uint32_t host = (uint32_t)getpid();
+    if (eunomia_config_bool(config, "include_host"))
+        return EUNOMIA_OK;
+    char why[256];
+    if (eunomia_bpf_set_const(bpf, "eunomia_host_tgid", &host, sizeof(host), why, sizeof(why)) != EUNOMIA_OK) {
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_DEBUG, "the host's own events are not excluded: %s", why);
+        return EUNOMIA_OK;
+    }
+    if (targ_tgid == host)
+        eunomia_bpf_log(bpf, EUNOMIA_LOG_WARN,
+                        "pid=%u is this host's own process, whose events are excluded%s", host,
+                        json_object_get(config, "include_host") ? " (set include_host=true to see them)"
+                                                                : " (this tracker has no include_host parameter)");
+    return EUNOMIA_OK;
+}
+
 static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config, char *err, size_t err_size)
 {
     eunomia_status rc;
@@ -147,6 +171,8 @@ static eunomia_status apply_common(struct eunomia_bpf *bpf, const json_t *config
         (rc = eunomia_bpf_set_const(bpf, "eunomia_targ_comm", comm, sizeof(comm), err, err_size)))
         return rc;
 
+    if ((rc = apply_host_exclusion(bpf, config, tgid)))
+        return rc;
     if ((rc = apply_container_filter(bpf, config, err, err_size)))
         return rc;
 
@@ -236,6 +262,7 @@ uint64_t eunomia_now_ns(void)
 
 void eunomia_bpf_set_report(struct eunomia_bpf *bpf, eunomia_bpf_report_fn fn) { bpf->report = fn; }
 void eunomia_bpf_set_attach(struct eunomia_bpf *bpf, eunomia_bpf_attach_fn fn) { bpf->attach = fn; }
+void eunomia_bpf_set_after_load(struct eunomia_bpf *bpf, eunomia_bpf_after_load_fn fn) { bpf->after_load = fn; }
 
 void eunomia_bpf_set_user(struct eunomia_bpf *bpf, void *user, void (*free_fn)(void *))
 {
@@ -419,6 +446,18 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
     eunomia_status filled = fill_container_filter(bpf, err, err_size);
     if (filled != EUNOMIA_OK)
         return filled;
+    /* Maps exist and their fds are valid; nothing is attached yet, so what the hook writes is
+     * in place before the first event. */
+    if (bpf->after_load) {
+        if (err_size)
+            err[0] = 0;
+        filled = bpf->after_load(bpf, err, err_size);
+        if (filled != EUNOMIA_OK) {
+            if (err_size && !err[0])
+                snprintf(err, err_size, "the after-load hook failed (status %d)", (int)filled);
+            return filled;
+        }
+    }
     size_t n = 0;
     struct bpf_program *prog;
     bpf_object__for_each_program(prog, bpf->obj) n++;

@@ -2,8 +2,8 @@
  * eunomia_bpf: the generic part of a BPF tracker plugin, compiled into each plugin.
  *
  * It opens the packaged BPF object, applies the common filter parameters (pid, tid, uid, comm,
- * ringbuf_kb), skips programs on tracepoints this kernel lacks, loads and attaches every
- * enabled program, polls the "events" ring buffer and
+ * ringbuf_kb, include_host: the host's own process is excluded by default), skips programs on
+ * tracepoints this kernel lacks, loads and attaches every enabled program, polls the "events" ring buffer and
  * forwards each record to the host, and counts what was lost. Since ABI 1.2 it also gives the
  * host a descriptor to wait on (wait_fd), its maps by name (map_fd) and, in a hot swap, takes
  * over the running version's maps (handover). A plugin supplies only a
@@ -70,6 +70,24 @@ void eunomia_bpf_set_report(struct eunomia_bpf *bpf, eunomia_bpf_report_fn fn);
 /* Hand one record to the host. Returns 0 when accepted (counted as emitted), else non-zero
  * (counted as lost). Callable from a report callback, or from poll-time code. */
 int eunomia_bpf_emit(struct eunomia_bpf *bpf, uint32_t record_id, const void *data, size_t size);
+
+/* ---- After load ----
+ * Runs in start right after the BPF object is loaded (every map exists, eunomia_bpf_map_fd
+ * gives valid fds; the container filter is filled) and before any program is attached: the
+ * place to fill maps the programs read, such as a filter set of ports or inodes, so the first
+ * event already sees them. A status other than EUNOMIA_OK fails start with the message the
+ * hook wrote into err. Register it in configure. Writes into .rodata constants are too late
+ * here: set those in configure with eunomia_bpf_set_const. */
+typedef eunomia_status (*eunomia_bpf_after_load_fn)(struct eunomia_bpf *bpf, char *err, size_t err_size);
+void eunomia_bpf_set_after_load(struct eunomia_bpf *bpf, eunomia_bpf_after_load_fn fn);
+
+/* ---- The host's own process ----
+ * The plugin runs inside the host, whose own system calls (ring buffer reads, output writes,
+ * other trackers' BPF loads) would otherwise come back as events. Before load the helper sets
+ * the BPF constant eunomia_host_tgid to getpid(), and eunomia_task_allowed() drops that
+ * process's events first. A tracker whose schema declares the boolean parameter
+ * include_host lets the user turn that off (include_host=true); without the parameter the
+ * host is always excluded. Objects built before the constant existed are run unchanged. */
 
 /* ---- Attach points that need arguments ----
  * Programs in sections without a target ("uprobe", "uretprobe", "perf_event") are loaded but
