@@ -12,9 +12,10 @@ struct name {
     char path[FILELIFE_NAME_LEN];
 };
 
-/* Birth time per path. */
+/* Birth time per path: every process's, since the filters apply to the task that deletes (the
+ * one the record describes); the least recently used births make room for new ones. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 8192);
     __type(key, struct name);
     __type(value, __u64);
@@ -59,7 +60,7 @@ static __always_inline struct name *read_name(const char *path)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
-    if (!(ctx->args[2] & O_CREAT) || !eunomia_task_allowed())
+    if (!(ctx->args[2] & O_CREAT))
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     const char *path = (const char *)ctx->args[1];
@@ -86,6 +87,10 @@ int handle_exit_openat(struct trace_event_raw_sys_exit *ctx)
 
 static __always_inline int deleted(const char *path)
 {
+    /* The common filters, on the task the record is about: so --pid, --comm and a filter's
+     * pushed-down terms select the deleting process, as the record's pid and comm show. */
+    if (!eunomia_task_allowed())
+        return 0;
     struct name *n = read_name(path);
     if (!n)
         return 0;
