@@ -183,13 +183,13 @@ fuzz-build:
 	done
 
 # Seed corpora, generated: the built packages (as they are, and structured: pkg-to-seed.py), the
-# bundled schemas, the hand-written parameter lines. make test's FuzzTests start from them too.
+# bundled schemas as the packages hold them (completed by pack), the hand-written parameter lines. make test's FuzzTests start from them too.
 fuzz-seeds: packages
 	@rm -rf $(FUZZ_DIR)/seeds
 	@mkdir -p $(FUZZ_DIR)/seeds/package $(FUZZ_DIR)/seeds/schema $(FUZZ_DIR)/seeds/params
 	cp $(BUILD)/packages/*.pkg $(FUZZ_DIR)/seeds/package/
 	python3 Tests/Fuzz/pkg-to-seed.py $(FUZZ_DIR)/seeds/package $(BUILD)/packages/*.pkg
-	for p in $(PLUGINS); do cp Plugins/$$p/schema.json $(FUZZ_DIR)/seeds/schema/$$p.json; done
+	for p in $(PLUGINS); do python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("schema.json"))' $(BUILD)/packages/$$p-*.pkg > $(FUZZ_DIR)/seeds/schema/$$p.json; done
 	cp Tests/Fixtures/fake_schema.json $(FUZZ_DIR)/seeds/schema/
 	cp Tests/Fuzz/seeds/params/* $(FUZZ_DIR)/seeds/params/
 

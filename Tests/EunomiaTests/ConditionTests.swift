@@ -109,7 +109,7 @@ final class ConditionTests: XCTestCase {
 
     func testMistakesNameThePosition() {
         XCTAssertEqual(error(#"comm == "cat" and commm == "x""#),
-                       "at 19: unknown field 'commm' (opensnoop has: time, uid, pid, tid, comm, fd, err, flags, mode, path, cgroup_id, mount_ns, pid_ns, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
+                       "at 19: unknown field 'commm' (opensnoop has: time, uid, pid, tid, cgroup_id, mount_ns, pid_ns, comm, fd, err, flags, mode, path, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
         XCTAssertEqual(error(#"pid == "cat""#), "at 8: 'cat' is not a number for 'pid'")
         XCTAssertEqual(error(#"pid == -1"#), "at 8: -1 is outside what 'pid' (u32) holds: 0 to 4294967295")
         XCTAssertEqual(error(#"comm > 3"#), "at 1: 'comm' is text: '>' needs a number (use ==, !=, startswith, endswith, contains, glob or in)")

@@ -28,7 +28,7 @@ final class FilterKernelTests: XCTestCase {
         let harness = try TrackerHarness("opensnoop")
         for (filter, message) in [
             (#"comm == "cat" and uid > "root""#, #"filter 'comm == "cat" and uid > "root"' at 25: 'root' is not a number for 'uid'"#),
-            (#"pathh startswith "/etc""#, "filter 'pathh startswith \"/etc\"' at 1: unknown field 'pathh' (opensnoop has: time, uid, pid, tid, comm, fd, err, flags, mode, path, cgroup_id, mount_ns, pid_ns, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)"),
+            (#"pathh startswith "/etc""#, "filter 'pathh startswith \"/etc\"' at 1: unknown field 'pathh' (opensnoop has: time, uid, pid, tid, cgroup_id, mount_ns, pid_ns, comm, fd, err, flags, mode, path, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)"),
             (#"(pid == 1"#, "filter '(pid == 1' at 10: '(' at 1 is not closed"),
         ] {
             let r = try TestSupport.eunomia(["run", "opensnoop", "--filter", filter, "--duration", "1"], store: harness.store)

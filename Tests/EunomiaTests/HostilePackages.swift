@@ -22,7 +22,8 @@ struct HostilePackage {
         let build = TestSupport.repoRoot.appendingPathComponent("build/plugins/opensnoop")
         let so = try Data(contentsOf: build.appendingPathComponent("opensnoop.so"))
         let bpf = try Data(contentsOf: build.appendingPathComponent("opensnoop.bpf.o"))
-        let schemaData = try Data(contentsOf: build.appendingPathComponent("schema.json"))
+        // The schema as pack completed it (build/plugins holds the author's source).
+        let schemaData = try TestSupport.bundledSchemaData("opensnoop")
         let schema = try JSONSerialization.jsonObject(with: schemaData) as! [String: Any]
         return HostilePackage(files: [("opensnoop.bpf.o", bpf), ("opensnoop.so", so)], schema: schema)
     }

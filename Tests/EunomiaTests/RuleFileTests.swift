@@ -66,7 +66,7 @@ final class RuleFileTests: XCTestCase {
     func testMistakesNameTheFileLineAndRule() {
         let rule = "- rule: R\n  plugin: opensnoop\n  output: o\n  priority: info\n"
         XCTAssertEqual(refused(rule + "  condition: pathh == x\n"),
-                       "r.yaml:1: rule 'R': condition, for opensnoop, at 1: unknown field 'pathh' (opensnoop has: time, uid, pid, tid, comm, fd, err, flags, mode, path, cgroup_id, mount_ns, pid_ns, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
+                       "r.yaml:1: rule 'R': condition, for opensnoop, at 1: unknown field 'pathh' (opensnoop has: time, uid, pid, tid, cgroup_id, mount_ns, pid_ns, comm, fd, err, flags, mode, path, container.id, container.name, container.image, container.runtime, k8s.pod.name, k8s.ns.name)")
         XCTAssertEqual(refused("- rule: R\n  plugin: nosuch\n  condition: a == b\n  output: o\n  priority: info\n"),
                        "r.yaml:1: rule 'R': plugin 'nosuch' is not installed (eunomia plugin install nosuch)")
         XCTAssertEqual(refused(rule.replacingOccurrences(of: "info", with: "loud") + "  condition: pid == 1\n"),

@@ -26,7 +26,7 @@ struct Registry: ParsableCommand {
                 let outcome = try RegistryIndexBuilder.build(directory: URL(fileURLWithPath: directory))
                 let versions = outcome.index.plugins.reduce(0) { $0 + $1.versions.count }
                 let unsigned = outcome.index.plugins.flatMap(\.versions).filter(\.signedBy.isEmpty).count
-                print("indexed \(outcome.index.plugins.count) plugins, \(versions) versions in \(outcome.path.path)"
+                print("indexed \(outcome.index.plugins.count) plugin\(outcome.index.plugins.count == 1 ? "" : "s"), \(versions) version\(versions == 1 ? "" : "s") in \(outcome.path.path)"
                       + (unsigned > 0 ? " (\(unsigned) unsigned)" : ""))
             }
         }

@@ -361,6 +361,39 @@ int eh_kernel_btf_has(const char *name, int kind)
     return found;
 }
 
+int eh_elf_has_function(const char *path, const char *symbol)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int found = 0;
+    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+    Elf_Scn *scn = NULL;
+    while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) || !shdr.sh_entsize)
+            continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
+        for (size_t i = 0; i < count && !found; i++) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+                continue;
+            const char *name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+            /* Versioned names (getaddrinfo@@GLIBC_2.2.5) in .symtab count too. */
+            size_t n = strlen(symbol);
+            if (name && strncmp(name, symbol, n) == 0 && (name[n] == 0 || name[n] == '@'))
+                found = 1;
+        }
+    }
+    if (elf)
+        elf_end(elf);
+    close(fd);
+    return found;
+}
+
 int64_t eh_monotonic_ns(void)
 {
     struct timespec ts;

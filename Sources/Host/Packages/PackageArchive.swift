@@ -17,15 +17,15 @@ public struct VerifiedPackage {
 
 /// A package read into memory with every check that needs neither the disk nor a key passed:
 /// the zip, the manifest, each file's size and SHA-256, the schema, signatures.json's form.
-struct PackageContents {
-    let manifest: PackageManifest
+package struct PackageContents {
+    package let manifest: PackageManifest
     /// manifest.json exactly as packed: what the digest hashes and signatures sign.
-    let manifestData: Data
+    package let manifestData: Data
     /// In the manifest's order.
-    let files: [(PackageManifest.FileEntry, Data)]
-    let schema: PluginSchema
+    package let files: [(PackageManifest.FileEntry, Data)]
+    package let schema: PluginSchema
     /// Empty when the package has no signatures.json.
-    let signatures: PackageSignatures
+    package let signatures: PackageSignatures
 }
 
 /// .pkg files: a zip archive of manifest.json plus the files it lists (docs/package-format.md).
@@ -152,7 +152,7 @@ public enum PackageArchive {
 
     /// Reads `package` into memory and runs every check that needs neither the disk nor a
     /// key (steps 1-7 of docs/package-format.md). Errors start with the file's name.
-    static func read(_ package: URL) throws -> PackageContents {
+    package static func read(_ package: URL) throws -> PackageContents {
         let label = package.lastPathComponent
         func fail(_ msg: String) -> EunomiaError { EunomiaError("\(label): \(msg)") }
         let packageData: Data

@@ -154,7 +154,13 @@ package enum SchemaCompletion {
             if out["type"] == nil { out["type"] = .string(try inferType(info, member: "\(structName).\(member)", what: what)) }
             return out
         }
-        completed += try taskIDFields(structName: structName, bpfObject: bpfObject, present: completed)
+        // Each where the struct has it: before the first listed field the struct puts after it,
+        // so columns keep the struct's order (as the schemas that listed them did).
+        for field in try taskIDFields(structName: structName, bpfObject: bpfObject, present: completed) {
+            let offset = field["offset"]?.int ?? 0
+            let at = completed.firstIndex { $0["type"]?.string != "template" && ($0["offset"]?.int ?? 0) > offset } ?? completed.endIndex
+            completed.insert(field, at: at)
+        }
         record["fields"] = .array(completed)
         return record
     }

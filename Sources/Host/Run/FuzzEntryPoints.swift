@@ -119,14 +119,12 @@ public enum FuzzEntryPoints {
 
     /// Every Plugins/*/schema.json under `repoRoot`, sorted by plugin name (the parameter
     /// target's schemas). Schemas that fail to decode are left out.
+    /// The bundled plugins' schemas as their packages hold them (build/packages: completed by
+    /// pack; Plugins/*/schema.json are the authors' sources).
     public static func bundledSchemas(repoRoot: URL) -> [PluginSchema] {
-        let plugins = repoRoot.appendingPathComponent("Plugins")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: plugins.path))?.sorted() ?? []
-        return names.compactMap { name in
-            let url = plugins.appendingPathComponent(name).appendingPathComponent("schema.json")
-            guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
-            return try? PluginSchema.decode(data, source: url.path)
-        }
+        let packages = repoRoot.appendingPathComponent("build/packages")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: packages.path))?.filter { $0.hasSuffix(".pkg") }.sorted() ?? []
+        return names.compactMap { name in try? PackageArchive.read(packages.appendingPathComponent(name)).schema }
     }
 
     // MARK: Replay

@@ -63,6 +63,10 @@ int eh_elf_section_text(const char *path, const char *section, char *out, size_t
  * btf_trace_EVENT, BTF_KIND_FUNC for a function); -1 when the kernel has no BTF. */
 int eh_kernel_btf_has(const char *name, int kind);
 
+/* 1 when the ELF file at path defines function symbol (in .symtab or .dynsym; a versioned
+ * name counts), 0 when not, -1 when the file cannot be read as ELF. */
+int eh_elf_has_function(const char *path, const char *symbol);
+
 /* Monotonic and realtime clocks in ns, read back to back (for bpf_ktime_get_ns -> wall clock). */
 int64_t eh_monotonic_ns(void);
 int64_t eh_realtime_ns(void);

@@ -179,7 +179,12 @@ package struct PluginLint {
             return
         }
         var attachable = 0
-        let probe = AttachProbe()
+        var probe = AttachProbe()
+        // A uprobe the plugin attaches itself to the binary and symbol its parameters name.
+        if let schema, case .string(let binary)? = schema.parameter(named: "binary")?.default,
+           case .string(let symbol)? = schema.parameter(named: "symbol")?.default {
+            probe.uprobeTarget = (binary, symbol)
+        }
         for entry in programs {
             let parts = entry.split(separator: " ", maxSplits: 1).map(String.init)
             let section = parts[0], name = parts.count > 1 ? parts[1] : "?"
@@ -194,12 +199,8 @@ package struct PluginLint {
 /// Whether a program's attach point exists on the running kernel, by its section name.
 struct AttachProbe {
     let tracefs = Tracefs.root
-    private var kallsyms: Set<Substring>?
-
-    init() {
-        // Kernel function symbols, read once, only if a kprobe needs them.
-        kallsyms = nil
-    }
+    /// The defaults of the plugin's `binary` and `symbol` parameters, where it has them.
+    var uprobeTarget: (binary: String, symbol: String)?
 
     func check(section: String) -> (PluginLint.Level, String) {
         let fm = FileManager.default
@@ -234,14 +235,49 @@ struct AttachProbe {
             default: return (.fail, "this kernel has no BTF")
             }
         case "uprobe", "uretprobe", "uprobe.s", "uretprobe.s":
-            return target.isEmpty ? (.ok, "attached at run time by the plugin's attach callback (eunomia_bpf_attach_uprobe)")
-                : (.ok, "uprobe on \(target)")
+            if !target.isEmpty {
+                // SEC("uprobe/PATH:FUNCTION"), attached by libbpf.
+                let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { return (.fail, "\(target) is not PATH:FUNCTION") }
+                return Self.checkUprobe(binary: parts[0], symbol: parts[1], how: "its section")
+            }
+            guard let (binary, symbol) = uprobeTarget else {
+                return (.ok, "attached at run time by the plugin's attach callback (eunomia_bpf_attach_uprobe); no binary and symbol parameters to check")
+            }
+            return Self.checkUprobe(binary: binary, symbol: symbol, how: "the binary and symbol parameters' defaults")
         case "perf_event":
             return (.ok, "attached at run time by the plugin (eunomia_bpf_attach_perf_event)")
         case "iter", "iter.s":
             return (.ok, "BPF iterator \(target)")
         default:
             return (.warn, "not a section kind eunomia's helper attaches (\(kind)); attach it in the plugin's attach callback")
+        }
+    }
+
+    /// Where the helper looks for a library named without a path (eunomia_resolve_binary also
+    /// looks among the files the target process maps).
+    static let libraryDirectories = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                                     "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+
+    static func resolveBinary(_ binary: String) -> String? {
+        let fm = FileManager.default
+        if binary.contains("/") { return fm.fileExists(atPath: binary) ? binary : nil }
+        for dir in libraryDirectories {
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { continue }
+            let stem = binary.hasPrefix("lib") ? binary : "lib\(binary)"
+            if let hit = names.sorted().first(where: { $0 == binary || $0 == "\(stem).so" || $0.hasPrefix("\(stem).so.") }) {
+                return "\(dir)/\(hit)"
+            }
+        }
+        return nil
+    }
+
+    static func checkUprobe(binary: String, symbol: String, how: String) -> (PluginLint.Level, String) {
+        guard let path = resolveBinary(binary) else { return (.fail, "\(binary) (\(how)) is not a file or a library in \(libraryDirectories.prefix(2).joined(separator: ", ")) ...") }
+        switch eh_elf_has_function(path, symbol) {
+        case 1: return (.ok, "\(symbol) in \(path) (\(how))")
+        case 0: return (.fail, "\(path) has no function \(symbol) (\(how))")
+        default: return (.fail, "\(path) is not a readable ELF file (\(how))")
         }
     }
 
