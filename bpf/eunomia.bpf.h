@@ -102,7 +102,8 @@ static __always_inline long eunomia_output(void *data, __u64 size)
 /* Output a record whose last member is an array (`__u64 kstack[N]`, N a power of two) of which
  * only the first n elements are used: the record travels up to and including them, so a stack of
  * 5 frames makes a short record. n above N sends the whole array. The host reads what is missing
- * of a trailing stack as absent (no frames), so a record with n = 0 shows an empty stack:
+ * of a trailing stack as absent (no frames), so a record with n = 0 shows an empty stack. Hosts
+ * read such records from ABI 1.5 on: a plugin that sends them declares abi 1.5 in its schema.
  *
  *     long len = bpf_get_stack(ctx, e->kstack, sizeof(e->kstack), 0);
  *     eunomia_output_array(e, kstack, len > 0 ? len / sizeof(e->kstack[0]) : 0);

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import EunomiaPackages
 
 /// The plugin author kit as a third party uses it: outside the repository, with only what
 /// `make install` put in a temporary prefix (the host binary, the headers, the helper library,
@@ -56,7 +57,7 @@ final class PluginKitTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: kit.root) }
         let work = kit.root.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        XCTAssertEqual(try kit.run(["pkg-config", "--modversion", "eunomia-plugin"]).stdout, "1.4\n")
+        XCTAssertEqual(try kit.run(["pkg-config", "--modversion", "eunomia-plugin"]).stdout, "\(ArtifactChecks.hostABI)\n")
 
         let new = try kit.run(["eunomia", "plugin", "new", "kitexec", "--template", "tracepoint"], in: work)
         XCTAssertEqual(new.status, 0, new.stderr)

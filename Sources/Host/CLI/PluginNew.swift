@@ -55,7 +55,10 @@ extension Plugin {
                     print("\(f.level.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(f.subject): \(f.text)")
                 }
                 let summary = "\(lint.problems) problem\(lint.problems == 1 ? "" : "s"), \(lint.warnings) warning\(lint.warnings == 1 ? "" : "s")"
-                guard lint.problems == 0 else { throw EunomiaError("lint found \(summary)") }
+                guard lint.problems == 0 else {
+                    fflush(stdout) // the findings before the error line, in a shared pipe too
+                    throw EunomiaError("lint found \(summary)")
+                }
                 print(summary)
             }
         }

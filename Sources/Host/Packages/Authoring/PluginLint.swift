@@ -262,14 +262,22 @@ struct AttachProbe {
     static func resolveBinary(_ binary: String) -> String? {
         let fm = FileManager.default
         if binary.contains("/") { return fm.fileExists(atPath: binary) ? binary : nil }
+        let stem = binary.hasPrefix("lib") ? binary : "lib\(binary)"
         for dir in libraryDirectories {
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else { continue }
-            let stem = binary.hasPrefix("lib") ? binary : "lib\(binary)"
-            if let hit = names.sorted().first(where: { $0 == binary || $0 == "\(stem).so" || $0.hasPrefix("\(stem).so.") }) {
-                return "\(dir)/\(hit)"
-            }
+            // The file itself, then its versioned names, then the bare .so, which is often a
+            // linker script (libc.so): the first that is ELF.
+            let candidates = names.filter { $0 == binary }.sorted() + names.filter { $0.hasPrefix("\(stem).so.") }.sorted()
+                + names.filter { $0 == "\(stem).so" }
+            if let hit = candidates.first(where: { isELF("\(dir)/\($0)") }) { return "\(dir)/\(hit)" }
         }
         return nil
+    }
+
+    static func isELF(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data([0x7F, 0x45, 0x4C, 0x46])
     }
 
     static func checkUprobe(binary: String, symbol: String, how: String) -> (PluginLint.Level, String) {

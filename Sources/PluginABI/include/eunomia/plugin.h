@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define EUNOMIA_ABI_MAJOR 1
-#define EUNOMIA_ABI_MINOR 4
+#define EUNOMIA_ABI_MINOR 5
 
 /* Name of the single symbol a plugin exports. */
 #define EUNOMIA_ENTRY_SYMBOL "eunomia_plugin_entry"
