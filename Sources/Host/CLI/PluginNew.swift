@@ -12,10 +12,10 @@ extension Plugin {
                 Writes NAME/ with NAME.bpf.c (the BPF program), NAME.h (the record struct, shared by both \
                 sides), NAME.c (the user-space side), schema.json and a Makefile that builds against the \
                 installed kit. Templates:
-                  tracepoint   one record per tracepoint hit (sched_process_exec)
-                  entry-exit   a syscall's entry and exit joined per thread, with its latency (openat)
-                  periodic     counts in a BPF map, reported as a top-N table every interval (syscalls per process)
-                  uprobe       a user-space function's calls and returns (libc getaddrinfo)
+                  tracepoint  a record per tracepoint hit (sched_process_exec)
+                  entry-exit  a syscall's entry and exit, with its latency (openat)
+                  periodic    counts in a map, a top-N table every interval
+                  uprobe      a user-space function's calls (libc getaddrinfo)
                 Then: eunomia plugin build NAME && eunomia plugin lint NAME.
                 """)
         @Argument(help: "The plugin's name: lowercase letters, digits, '-' and '_', starting with a letter.") var name: String

@@ -17,10 +17,10 @@ package enum PluginScaffold {
 
     /// Writes the folder `directory/NAME` and returns the files written, relative to it.
     package static func create(name: String, template: Template, in parent: URL) throws -> (URL, [String]) {
+        // A plugin name that is also a C identifier once '-' is '_': it names C symbols too.
         guard Validate.isPluginName(name), Validate.isCIdentifier(name.replacingOccurrences(of: "-", with: "_")) else {
-            throw EunomiaError("'\(name)' is not a plugin name: lowercase letters, digits, '-' and '_', starting with a letter or digit")
+            throw EunomiaError("\(name.quotedForError) cannot name a new plugin: lowercase letters, digits, '-' and '_', starting with a letter (it names C symbols too)")
         }
-        guard name.first?.isLetter == true else { throw EunomiaError("'\(name)' must start with a letter: it names C symbols too") }
         let dir = parent.appendingPathComponent(name)
         guard !FileManager.default.fileExists(atPath: dir.path) else {
             throw EunomiaError("\(dir.path) already exists; choose another name or remove it")
