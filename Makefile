@@ -13,6 +13,8 @@ PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/Plugin
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
+# dist, deb, image, image-push: deployment (docs/deploy.md).
+.PHONY: dist deb image image-push
 .PHONY: all build host kit install-kit plugins packages registry swap-check install-deps install-test-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
@@ -21,8 +23,11 @@ build: host packages registry
 
 host: bin/eunomia
 
+# The release host links the Swift runtime and Foundation statically (--static-swift-stdlib):
+# it runs on a machine with no Swift toolchain, needing only the Debian libraries DIST_LIBS
+# names. make dist strips it; make deb and make image package that.
 bin/eunomia: Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
-	swift build -c release $(SWIFT_FLAGS)
+	swift build -c release --static-swift-stdlib $(SWIFT_FLAGS)
 	mkdir -p bin
 	cp "$$(swift build -c release --show-bin-path)/eunomia" bin/eunomia
 
@@ -236,6 +241,58 @@ $(BUILD)/bench/opensnoop-0.2.0.pkg: $(BUILD)/packages/opensnoop.stamp
 # Benchmarks: results in bench/results/latest.{json,md}. Not part of the tests.
 bench: build $(BENCH_TOOLS)
 	python3 bench/run.py
+
+# Deployment (docs/deploy.md). make dist: the stripped host, build/dist/eunomia, and a check
+# that it needs no shared library beyond DIST_LIBS (no Swift runtime: a node has none).
+DIST := $(BUILD)/dist
+DIST_LIBS := libc.so.6 libm.so.6 libstdc++.so.6 libgcc_s.so.1 libbpf.so.1 libelf.so.1 libz.so.1 ld-linux-x86-64.so.2
+VERSION := $(shell sed -n 's/.*hostVersion = "\(.*\)"/\1/p' Sources/Host/Daemon/APIServer.swift)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+
+$(DIST)/eunomia: bin/eunomia
+	@mkdir -p $(@D)
+	objcopy --strip-all bin/eunomia $@.tmp
+	@for lib in $$(readelf -d $@.tmp | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do \
+		case " $(DIST_LIBS) " in *" $$lib "*) ;; *) echo "dist: eunomia needs $$lib, which DIST_LIBS does not name" >&2; rm -f $@.tmp; exit 1;; esac; \
+	done
+	mv $@.tmp $@
+	@echo "dist: $@, $$(( $$(stat -c %s $@) / 1048576 )) MiB stripped, needs: $$(readelf -d $@ | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+
+dist: $(DIST)/eunomia
+
+# make image: an OCI image layout, build/image (tag IMAGE_TAG), built with umoci from a
+# distroless-style rootfs (deploy/rootfs.sh). make image-push IMAGE_REF=docker://HOST/REPO:TAG
+# copies it to a registry with skopeo (IMAGE_PUSH_FLAGS, e.g. --dest-tls-verify=false).
+IMAGE := $(BUILD)/image
+IMAGE_TAG ?= $(VERSION)
+IMAGE_REF ?=
+IMAGE_PUSH_FLAGS ?=
+
+$(IMAGE)/.stamp: $(DIST)/eunomia $(REGISTRY)/index.json deploy/rootfs.sh deploy/image/build.sh rules/default.yaml
+	deploy/image/build.sh $(IMAGE) $(IMAGE_TAG) $(DIST)/eunomia $(REGISTRY) $(BUILD_KEY).pub
+	@touch $@
+
+image: $(IMAGE)/.stamp
+
+image-push: image
+	@if [ -z "$(IMAGE_REF)" ]; then echo "image-push: set IMAGE_REF, e.g. IMAGE_REF=docker://registry.example.com/eunomia/agent:$(IMAGE_TAG)" >&2; exit 1; fi
+	skopeo copy $(IMAGE_PUSH_FLAGS) oci:$(IMAGE):$(IMAGE_TAG) $(IMAGE_REF)
+
+# make deb: build/deb/eunomia_VERSION_ARCH.deb (deploy/debian/build.sh): the dist binary, the
+# bundled registry and its key, the rules, the systemd unit, completions and a man page
+# generated from the argument parser (ArgumentParser's generate-manual).
+DEB := $(BUILD)/deb/eunomia_$(VERSION)_$(DEB_ARCH).deb
+GENERATE_MANUAL := $(BUILD)/tools/generate-manual
+
+$(GENERATE_MANUAL): Package.swift
+	swift build -c release --product generate-manual $(SWIFT_FLAGS)
+	@mkdir -p $(@D)
+	cp "$$(swift build -c release --show-bin-path)/generate-manual" $@
+
+$(DEB): $(DIST)/eunomia $(REGISTRY)/index.json $(GENERATE_MANUAL) $(wildcard deploy/debian/*) deploy/systemd/eunomia.service rules/default.yaml
+	deploy/debian/build.sh $@ $(VERSION) $(DEB_ARCH) $(DIST)/eunomia $(REGISTRY) $(BUILD_KEY).pub $(GENERATE_MANUAL)
+
+deb: $(DEB)
 
 clean:
 	rm -rf $(BUILD) bin .build $(FUZZ_SCRATCH)

@@ -220,6 +220,9 @@ let package = Package(
                 "eunomia", "EunomiaDaemon", "EunomiaRegistry", "EunomiaContainers", "EunomiaMetrics", "EunomiaRules", "EunomiaSeccomp", "CHostSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
+                // DeployTests: the Kubernetes manifests (YAML) and their checksum annotations.
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/EunomiaTests"
         ),

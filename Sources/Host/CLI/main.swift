@@ -30,6 +30,7 @@ struct Eunomia: ParsableCommand {
             The store is /var/lib/eunomia unless --store or EUNOMIA_HOME says otherwise.
             Tracing needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.
             """,
+        version: "\(DaemonInfo.hostVersion) (plugin ABI \(DaemonInfo.abi))",
         subcommands: [Run.self, Plugin.self, Registry.self, Key.self, Server.self, Tracker.self, Alerts.self, Seccomp.self])
 }
 
