@@ -285,7 +285,7 @@ DEB := $(BUILD)/deb/eunomia_$(VERSION)_$(DEB_ARCH).deb
 GENERATE_MANUAL := $(BUILD)/tools/generate-manual
 
 $(GENERATE_MANUAL): Package.swift
-	swift build -c release --product generate-manual $(SWIFT_FLAGS)
+	swift build -c release --static-swift-stdlib --product generate-manual $(SWIFT_FLAGS)
 	@mkdir -p $(@D)
 	cp "$$(swift build -c release --show-bin-path)/generate-manual" $@
 

@@ -215,6 +215,95 @@ final class DeployTests: XCTestCase {
         XCTAssertEqual((strategy?["rollingUpdate"] as? [String: Any])?["maxUnavailable"] as? Int, 1)
     }
 
+    /// make deb's package: lintian finds no error; it installs with dpkg (Depends met by
+    /// Debian's libbpf1, libelf1, zlib1g, libjansson4), enables the unit, and the service runs
+    /// as its unit says (this machine's PID 1 is not systemd: the test makes the unit's
+    /// directories and runs its ExecStart itself, then stops it with its KillSignal); a tracker
+    /// from the bundled registry runs in it; purge leaves none of its files, links or state.
+    func testDebianPackageInstallsRunsAndPurges() throws {
+        try TestSupport.requireKernel(tracepoints: ["syscalls/sys_enter_openat"])
+        let deb = try DeployArtifacts.deb
+        try DeployArtifacts.requireTools(["/usr/bin/lintian", "/usr/bin/dpkg", "/usr/bin/dpkg-deb"])
+        let lintian = try TestSupport.run("/usr/bin/lintian", ["--fail-on", "error", "--info", deb.path])
+        XCTAssertEqual(lintian.status, 0, lintian.stdout + lintian.stderr)
+        XCTAssertFalse(lintian.stdout.split(separator: "\n").contains { $0.hasPrefix("E:") }, lintian.stdout)
+        let depends = try TestSupport.run("/usr/bin/dpkg-deb", ["-f", deb.path, "Depends"]).stdout
+        for package in ["libbpf1", "libelf1", "zlib1g", "libjansson4"] {
+            XCTAssertTrue(depends.contains(package), "Depends lacks \(package): \(depends)")
+        }
+        let installedBefore = try TestSupport.run("/usr/bin/dpkg-query", ["-W", "-f=${Status}", "eunomia"]).stdout
+        guard !installedBefore.contains("installed") || installedBefore.contains("not-installed") else {
+            throw TestSupport.TestFailure("a package named eunomia is installed here already: dpkg --purge eunomia first")
+        }
+        // The store purge removes: a developer's is put aside and back.
+        let store = "/var/lib/eunomia"
+        let aside = "/var/lib/eunomia.deploytests-\(UUID().uuidString.prefix(8))"
+        let hadStore = FileManager.default.fileExists(atPath: store)
+        if hadStore { try FileManager.default.moveItem(atPath: store, toPath: aside) }
+        defer {
+            _ = try? TestSupport.run("/usr/bin/dpkg", ["--purge", "eunomia"])
+            if hadStore { try? FileManager.default.removeItem(atPath: store); try? FileManager.default.moveItem(atPath: aside, toPath: store) }
+        }
+
+        let install = try TestSupport.run("/usr/bin/dpkg", ["-i", deb.path])
+        XCTAssertEqual(install.status, 0, install.stdout + install.stderr)
+        let listed = try TestSupport.run("/usr/bin/dpkg", ["-L", "eunomia"]).stdout.split(separator: "\n").map(String.init)
+        for path in ["/usr/bin/eunomia", "/lib/systemd/system/eunomia.service", "/usr/share/man/man1/eunomia.1.gz",
+                     "/usr/share/bash-completion/completions/eunomia", "/usr/share/zsh/vendor-completions/_eunomia",
+                     "/usr/share/fish/vendor_completions.d/eunomia.fish", "/usr/share/eunomia/registry/index.json",
+                     "/usr/share/eunomia/keys/local-build.pub", "/usr/share/eunomia/rules/default.yaml", "/usr/share/doc/eunomia/copyright"] {
+            XCTAssertTrue(listed.contains(path), "the package lacks \(path)")
+        }
+        let version = try TestSupport.run("/usr/bin/eunomia", ["--version"])
+        XCTAssertEqual(version.stdout.split(separator: " ").first.map(String.init), try DeployArtifacts.version)
+        let wants = "/etc/systemd/system/multi-user.target.wants/eunomia.service"
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/deb-systemd-helper") {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: wants) || (try? FileManager.default.destinationOfSymbolicLink(atPath: wants)) != nil,
+                          "postinst did not enable the unit")
+        }
+
+        // The unit, as systemd would run it.
+        let unit = try String(contentsOfFile: "/lib/systemd/system/eunomia.service", encoding: .utf8)
+        func value(_ key: String) -> String? {
+            unit.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+        }
+        let exec = try XCTUnwrap(value("ExecStart")).split(separator: " ").map(String.init)
+        XCTAssertEqual(exec.first, "/usr/bin/eunomia")
+        for (key, base) in [("RuntimeDirectory", "/run"), ("StateDirectory", "/var/lib"), ("LogsDirectory", "/var/log")] {
+            let dir = try XCTUnwrap(value(key), "the unit has no \(key)")
+            try FileManager.default.createDirectory(atPath: "\(base)/\(dir)", withIntermediateDirectories: true)
+        }
+        XCTAssertEqual(value("KillSignal"), "SIGTERM")
+        let trust = try TestSupport.run("/usr/bin/eunomia", ["key", "trust", "/usr/share/eunomia/keys/local-build.pub"])
+        XCTAssertEqual(trust.status, 0, trust.stderr)
+        let plugin = try TestSupport.run("/usr/bin/eunomia", ["plugin", "install", "--registry", "/usr/share/eunomia/registry", "opensnoop"])
+        XCTAssertEqual(plugin.status, 0, plugin.stderr)
+        let service = try LiveProcess(URL(fileURLWithPath: exec[0]), Array(exec.dropFirst()), environment: [:])
+        defer { if service.process.isRunning { kill(service.process.processIdentifier, SIGKILL) } }
+        XCTAssertTrue(service.wait(upTo: 30) { service.stderr.contains("listening on unix:/run/eunomia/eunomia.sock") }, service.stderr)
+        let start = try TestSupport.run("/usr/bin/eunomia", ["tracker", "start", "opensnoop", "--id", "opens"])
+        XCTAssertEqual(start.status, 0, start.stderr)
+        let list = try TestSupport.run("/usr/bin/eunomia", ["tracker", "list"])
+        XCTAssertTrue(list.stdout.contains("opens"), list.stdout + list.stderr)
+        kill(service.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(service.interruptAndWait(), 0, service.stderr)
+
+        // Its files (not the directories it shares with other packages, /usr/bin and the like).
+        let files = listed.filter { var isDir: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && !isDir.boolValue }
+        XCTAssertGreaterThan(files.count, 30)
+        let purge = try TestSupport.run("/usr/bin/dpkg", ["--purge", "eunomia"])
+        XCTAssertEqual(purge.status, 0, purge.stdout + purge.stderr)
+        for path in files {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path), "\(path) is left after purge")
+        }
+        for path in [store, "/var/log/eunomia", "/run/eunomia", "/usr/share/eunomia", "/usr/share/doc/eunomia"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path), "\(path) is left after purge")
+        }
+        XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: wants), "the unit's enablement link is left after purge")
+        let status = try TestSupport.run("/usr/bin/dpkg-query", ["-W", "-f=${Status}", "eunomia"]).stdout
+        XCTAssertFalse(status.contains(" installed"), status)
+    }
+
     /// kubernetes-validate's newest schemas (its version is pinned in the Makefile).
     static let kubernetesVersion = "1.37.0"
 }
