@@ -1,7 +1,14 @@
 import ArgumentParser
 import EunomiaDaemon
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Alerts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

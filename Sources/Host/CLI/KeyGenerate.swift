@@ -1,7 +1,11 @@
 import ArgumentParser
 import CHostSupport
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 extension Key {

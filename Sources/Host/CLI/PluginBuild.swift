@@ -1,6 +1,10 @@
 import ArgumentParser
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension Plugin {
     struct Build: ParsableCommand {

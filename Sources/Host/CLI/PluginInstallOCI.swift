@@ -1,6 +1,10 @@
 import EunomiaHost
 import EunomiaRegistry
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension Plugin.Install {
     /// oci://HOST[:PORT]/REPO:TAG or ...@sha256:DIGEST: the package is downloaded into a

@@ -1,7 +1,11 @@
 import ArgumentParser
 import EunomiaHost
 import EunomiaRegistry
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension Plugin {
     struct Push: AsyncParsableCommand {

@@ -2,7 +2,11 @@ import ArgumentParser
 import EunomiaDaemon
 import EunomiaHost
 import EunomiaRegistry
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where packages are fetched from: --registry URLs first, then the config file's
 /// [[registry]] entries in order; how: --insecure, --auth-file.

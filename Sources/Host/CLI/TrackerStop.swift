@@ -1,7 +1,11 @@
 import ArgumentParser
 import EunomiaDaemon
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 struct TrackerStop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

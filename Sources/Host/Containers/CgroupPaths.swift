@@ -1,6 +1,13 @@
 import CHostSupport
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// cgroup v2 ids (what BPF records carry) to cgroup paths, through the cgroup2 mount: on a
 /// unified host /sys/fs/cgroup, on a hybrid one /sys/fs/cgroup/unified.

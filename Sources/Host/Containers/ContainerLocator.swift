@@ -1,6 +1,13 @@
 import CHostSupport
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Finds a running container's cgroups by its id, a unique id prefix or its name: what the
 /// in-kernel container filter admits. It walks the cgroup2 tree once (bounded), names each

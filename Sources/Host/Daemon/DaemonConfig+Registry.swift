@@ -1,6 +1,10 @@
 import EunomiaHost
 import EunomiaRegistry
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension DaemonConfig {
     static let maxRegistries = 32

@@ -1,5 +1,9 @@
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 // Filters and security rules in the server: a tracker's `filter` (config or API), and the

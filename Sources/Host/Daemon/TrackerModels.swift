@@ -1,5 +1,9 @@
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 // What the API says about trackers: the bodies of its answers, and a client's event stream.

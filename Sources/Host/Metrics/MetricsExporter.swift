@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Prometheus
 
 /// The server's metrics in the Prometheus text exposition format (docs/prometheus.md).

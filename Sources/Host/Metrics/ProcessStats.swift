@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The process's resident memory and CPU time, read at scrape time from the kernel
 /// (process_resident_memory_bytes, process_cpu_seconds_total: the names every exporter uses).

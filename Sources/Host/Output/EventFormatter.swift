@@ -1,7 +1,14 @@
 import CHostSupport
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum OutputFormat: String, CaseIterable, Codable {
     case table, json, csv

@@ -1,6 +1,10 @@
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How one field is rendered, worked out once from the schema. Trivially copyable (tables of
 /// names and templates live in the formatter), so the per-event path does no reference counting.

@@ -1,6 +1,13 @@
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Linux vocabularies the display hints name: open flags, signals, errnos, capabilities, system
 // calls, IP addresses.

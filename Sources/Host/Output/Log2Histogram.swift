@@ -1,6 +1,10 @@
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// libbpf-tools' log2 histograms: slot i holds values in [2^i, 2^(i+1)), slot 0 also holds 0.
 enum Log2Histogram {

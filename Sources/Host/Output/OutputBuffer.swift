@@ -1,6 +1,13 @@
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A reusable byte buffer that output is formatted into directly, flushed in large writes.
 public final class OutputBuffer {

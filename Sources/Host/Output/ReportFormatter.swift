@@ -1,7 +1,11 @@
 import CHostSupport
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Reports: rows and histograms collected since the last end_report, printed together.
 extension EventFormatter {

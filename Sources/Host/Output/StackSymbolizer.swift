@@ -1,7 +1,11 @@
 import CHostSupport
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Symbol names for stack addresses: kernel ones from /proc/kallsyms, user ones from the ELF
 /// symbol tables of the files a process maps. Caches live for the formatter's lifetime;

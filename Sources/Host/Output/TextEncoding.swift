@@ -1,6 +1,10 @@
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // Every string that reaches an output format goes through that format's one escaping path:
 // JSONText for JSON, TableText for tables (and folded stacks), CSVText for CSV. That holds for

@@ -1,6 +1,13 @@
 import CHostSupport
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import PluginABI
 
 /// Checks on a package's files that need no code from the package to run.

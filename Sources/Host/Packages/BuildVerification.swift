@@ -1,5 +1,12 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An installed build whose files were checked against its manifest just now, with the
 /// library held open: the library is loaded through that descriptor (/proc/self/fd/N), so

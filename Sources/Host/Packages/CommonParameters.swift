@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The parameters the plugin helper implements for every tracker (eunomia_bpf.c and
 /// bpf/eunomia.bpf.h), declared once here: a schema names them in `"common": [...]` and

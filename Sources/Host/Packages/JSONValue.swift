@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A JSON document as plain values, decoded and encoded by Foundation's JSON coders: what
 /// schema completion edits before the strict PluginSchema decoder sees the result.

@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// manifest.json, the first thing read from a package (docs/package-format.md).
 public struct PackageManifest: Codable, Equatable {

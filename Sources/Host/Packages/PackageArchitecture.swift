@@ -1,5 +1,12 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The CPU a package's library was built for, named as OCI platforms (and Go) name it:
 /// what `plugin push` puts in an image index, read from the library's ELF header.

@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// signatures.json, the one package entry the manifest does not list: detached Ed25519
 /// signatures over manifest.json's exact bytes (docs/package-format.md). The manifest pins

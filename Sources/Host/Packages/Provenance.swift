@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Who vouched for an installed build, as the host decided at install time. It is recorded in
 /// the build's directory as provenance.json, written by the host: a package cannot supply it

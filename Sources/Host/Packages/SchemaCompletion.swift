@@ -1,6 +1,10 @@
 import CHostSupport
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a plugin library says about itself in its function table, read in a child process
 /// (LibraryProbe) so that packing never runs plugin code in the host.

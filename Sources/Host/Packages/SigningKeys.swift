@@ -1,6 +1,13 @@
 import Crypto
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An Ed25519 public key, named the way eunomia shows it: the key id is the first 16 hex
 /// digits of the SHA-256 of its 32 raw bytes, the fingerprint all 64.

@@ -1,5 +1,12 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// STORE/trusted-keys/: the public keys whose signatures install accepts, one KEYID.pub each
 /// (the key file format of KeyFiles). Read afresh by every install and before every load.

@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ZIPFoundation
 
 /// A zip entry is described twice: in the central directory (what `unzip -l` lists and what

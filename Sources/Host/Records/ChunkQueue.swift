@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A bounded queue of byte chunks from one producer thread (the event loop) to one async
 /// consumer (an API stream). A full queue refuses the chunk, and the producer counts what it

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Hands each record of one tracker to every subscriber, counting per subscriber what it
 /// dropped. Subscribers are peers: an encoder, an API stream and (later) metrics and rules

@@ -1,5 +1,12 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A private directory (mkdtemp, mode 0700) that downloads land in before they are verified
 /// and installed; removed with everything in it when the install is over.

@@ -1,6 +1,10 @@
 import EunomiaPackages
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The media types of eunomia's OCI layout (docs/registry.md, "OCI registries").
 public enum OCIMediaType {

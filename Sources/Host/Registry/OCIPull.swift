@@ -1,6 +1,10 @@
 import EunomiaPackages
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `plugin install oci://...`: from a reference to a package file in a download directory,
 /// every step checked before the next is taken: the manifest's digest, its media types, the

@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What `plugin install` was given: a package file, an OCI reference, or a plugin by name
 /// from the configured registries.

@@ -1,6 +1,10 @@
 import EunomiaPackages
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where a registry index lives: a directory on this machine, or an HTTP(S) base URL under
 /// which index.json and the packages it lists are found.

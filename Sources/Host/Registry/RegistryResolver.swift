@@ -1,6 +1,10 @@
 import EunomiaPackages
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Version
 
 /// The registries to search, in order, with their indexes read once per command. The first

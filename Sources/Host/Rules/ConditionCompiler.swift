@@ -1,7 +1,11 @@
 import EunomiaOutput
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Compiles a parsed condition against a plugin's schema: fields resolved to offsets and types,
 /// literals converted once (names such as SIGKILL or O_WRONLY to numbers, addresses to bytes),

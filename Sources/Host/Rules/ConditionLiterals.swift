@@ -1,6 +1,13 @@
 import EunomiaOutput
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Literals converted to what a field holds, once at compile time.
 extension ConditionCompiler {

@@ -1,5 +1,12 @@
 import EunomiaRecords
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The container attributes a condition can name (Falco's field names).
 public enum ContainerAttribute: String, CaseIterable, Sendable {

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Text tests on raw bytes, without copying. An argv's NUL separators read as spaces, as the
 /// outputs show them, so `args contains "-rf /"` matches what a person sees.

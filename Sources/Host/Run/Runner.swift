@@ -5,7 +5,14 @@ import EunomiaRecords
 import EunomiaRuntime
 import EunomiaSchema
 import EunomiaContainers
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 public struct RunSummary: Equatable {

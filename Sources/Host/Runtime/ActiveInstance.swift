@@ -3,7 +3,11 @@ import EunomiaContainers
 import EunomiaPackages
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// One loaded instance of one build, as the event loop serves it: the verified files, the

@@ -1,7 +1,14 @@
 import EunomiaPackages
 import EunomiaRecords
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import PluginABI
 
 /// A plugin's shared library, opened with RTLD_NOW | RTLD_LOCAL so two versions of one

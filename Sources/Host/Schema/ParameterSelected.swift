@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a boolean parameter changes in one layout, so a tracker has one record where it once had
 /// one per combination of units and keys (biolatency had 8): a field `present` only under some

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Version
 
 /// The grammars every string from a package, a schema or a command line is checked against

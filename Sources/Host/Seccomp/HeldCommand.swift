@@ -1,6 +1,13 @@
 import CHostSupport
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A command started held before its execve (held_spawn.c): recording attaches between
 /// `spawn` and `release`, so the execve is the first syscall it sees of the command.

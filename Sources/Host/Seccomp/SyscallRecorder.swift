@@ -1,6 +1,10 @@
 import CHostSupport
 import EunomiaHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// What one recording saw: syscall names with their counts, what had no name, and whether the

@@ -1,5 +1,9 @@
 import EunomiaSchema
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `eunomia plugin build DIR`: a plugin's BPF object, its library and its package, built
 /// against the installed kit (pkg-config eunomia-plugin) the way the bundled trackers are.
