@@ -14,7 +14,7 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -lbpf -ljansson -lelf
 SWIFT_FLAGS ?=
 
 # dist, deb, image, image-push: deployment (docs/deploy.md).
-.PHONY: dist deb image image-push
+.PHONY: dist deb image image-push k8s-checksums
 .PHONY: all build host kit install-kit plugins packages registry swap-check install-deps install-test-deps kernel-setup install-plugins test run bench clean fuzz-build fuzz fuzz-seeds
 
 all: build
@@ -117,7 +117,8 @@ swap-check: $(BUILD)/tests/swap_check $(BUILD)/packages/opensnoop.stamp
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool pkg-config make gcc python3 >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool pkg-config make gcc python3 \\
+		binutils dpkg-dev umoci >/dev/null
 	$(MAKE) --no-print-directory kernel-setup
 
 # What only the tests need, beside the build's packages: a real OCI registry and skopeo
@@ -126,7 +127,7 @@ install-deps:
 # against its OpenAPI document). The tests start their own registry and Prometheus on free
 # ports; the services Debian would start at install (ports 5000 and 9090) are kept from
 # starting by a policy-rc.d for the length of the install.
-TEST_PACKAGES := docker-registry skopeo openssl prometheus runc busybox-static
+TEST_PACKAGES := docker-registry skopeo openssl prometheus runc busybox-static lintian
 install-test-deps: install-deps
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -134,9 +135,9 @@ install-test-deps: install-deps
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; rc=$$?; \
 		rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
-	@# schemathesis: pinned.
-	python3 -m pip install -q --disable-pip-version-check $(SCHEMATHESIS) 2>/dev/null \
-		|| python3 -m pip install -q --disable-pip-version-check --break-system-packages $(SCHEMATHESIS)
+	@# schemathesis and kubernetes-validate (DeployTests: the manifests against the API schemas): pinned.
+	python3 -m pip install -q --disable-pip-version-check $(SCHEMATHESIS) $(KUBERNETES_VALIDATE) 2>/dev/null \
+		|| python3 -m pip install -q --disable-pip-version-check --break-system-packages $(SCHEMATHESIS) $(KUBERNETES_VALIDATE)
 
 kernel-setup:
 	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
@@ -148,6 +149,7 @@ kernel-setup:
 PREFIX ?= /usr/local
 SYSTEMD_DIR ?= /etc/systemd/system
 SCHEMATHESIS := schemathesis==4.32.5
+KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
 
 install: bin/eunomia install-kit
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(PREFIX)/share/eunomia/rules
@@ -167,7 +169,7 @@ install-plugins: build
 run: install-plugins
 	bin/eunomia run opensnoop
 
-test: build fuzz-build fuzz-seeds $(BUILD)/tests/swap_check
+test: build dist deb image fuzz-build fuzz-seeds $(BUILD)/tests/swap_check
 	@# XCTest only: its closing "Executed N tests" line is the count CI reads.
 	EUNOMIA_FUZZ_BIN_DIR=$(CURDIR)/$(FUZZ_BIN) swift test --disable-swift-testing $(SWIFT_FLAGS) 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
 
@@ -293,6 +295,11 @@ $(DEB): $(DIST)/eunomia $(REGISTRY)/index.json $(GENERATE_MANUAL) $(wildcard dep
 	deploy/debian/build.sh $@ $(VERSION) $(DEB_ARCH) $(DIST)/eunomia $(REGISTRY) $(BUILD_KEY).pub $(GENERATE_MANUAL)
 
 deb: $(DEB)
+
+# The DaemonSet's checksum/config and checksum/rules annotations, recomputed from the
+# ConfigMap (DeployTests fails while they are stale).
+k8s-checksums:
+	python3 deploy/k8s-checksums.py
 
 clean:
 	rm -rf $(BUILD) bin .build $(FUZZ_SCRATCH)

@@ -173,12 +173,11 @@ final class DeployTests: XCTestCase {
     /// strict: unknown fields fail); the ServiceMonitor (a CRD, no schema there) against the
     /// Service it must select; the checksum annotations against the ConfigMap they hash.
     func testKubernetesManifestsValidate() throws {
-        let tool = ["/usr/local/bin/kubernetes-validate", "/root/.pyenv/shims/kubernetes-validate", "/usr/bin/kubernetes-validate"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        let validator = try XCTUnwrap(tool, "kubernetes-validate is missing (make install-test-deps installs it from PyPI)")
+        let probe = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--version"])
+        guard probe.status == 0 else { throw TestSupport.TestFailure("kubernetes-validate is missing (make install-test-deps installs it from PyPI): \(probe.stderr)") }
         let files = try FileManager.default.contentsOfDirectory(atPath: DeployArtifacts.kubernetes.path).filter { $0.hasSuffix(".yaml") }.sorted()
             .map { DeployArtifacts.kubernetes.appendingPathComponent($0).path }
-        let r = try TestSupport.run(validator, ["--kubernetes-version", Self.kubernetesVersion, "--strict"] + files)
+        let r = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", Self.kubernetesVersion, "--strict"] + files)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         for kind in ["configmap", "daemonset", "namespace", "service", "serviceaccount"] {
             XCTAssertTrue(r.stdout.contains("passed for resource \(kind)/"), "\(kind) was not validated: \(r.stdout)")
