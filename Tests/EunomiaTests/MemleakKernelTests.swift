@@ -94,4 +94,22 @@ final class MemleakKernelTests: XCTestCase {
         XCTAssertEqual(run.status, 1)
         XCTAssertTrue(run.stderr.contains("give either pid or command, not both"), run.stderr)
     }
+
+    /// A process that does not map the library (a static binary) is refused by name: the
+    /// library at the same path here is another file than the target's (a container's), and a
+    /// uprobe on it would never fire.
+    func testProcessNotMappingTheLibraryIsRefused() throws {
+        let harness = try TrackerHarness("memleak")
+        guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else { throw TestSupport.TestFailure("/bin/busybox is missing (make install-test-deps)") }
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/busybox")
+        sleeper.arguments = ["sleep", "30"]
+        try sleeper.run()
+        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        let pid = sleeper.processIdentifier
+        let run = try TestSupport.eunomia(["run", "memleak", "--pid", "\(pid)", "--duration", "1"], store: harness.store)
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("process \(pid) does not map libc"), run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").filter { $0.hasPrefix("eunomia: error:") }.count, 1, run.stderr)
+    }
 }

@@ -80,11 +80,14 @@ static bool library_matches(const char *base, const char *want)
     return base[n] == '\0' || (strchr(want, '.') == NULL && (base[n] == '.' || base[n] == '-'));
 }
 
-static bool find_in_maps(int pid, const char *want, char *path, size_t path_size)
+/* *readable: whether the maps file, and the mapped file through /proc/PID/root, could be
+ * read (another user's process needs CAP_SYS_PTRACE); errno says why not. */
+static bool find_in_maps(int pid, const char *want, char *path, size_t path_size, bool *readable)
 {
     char maps[64];
     snprintf(maps, sizeof(maps), pid > 0 ? "/proc/%d/maps" : "/proc/self/maps", pid);
     FILE *f = fopen(maps, "re");
+    *readable = f != NULL;
     if (!f)
         return false;
     char line[4096];
@@ -102,9 +105,22 @@ static bool find_in_maps(int pid, const char *want, char *path, size_t path_size
             else
                 snprintf(path, path_size, "%s", file);
             found = access(path, R_OK) == 0;
+            if (!found && errno != ENOENT) {
+                /* Mapped, but /proc/PID/root is closed to us: stop here, naming the cause. */
+                int e = errno;
+                fclose(f);
+                *readable = false;
+                errno = e;
+                return false;
+            }
         }
     }
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
+    if (read_error) {
+        *readable = false;
+        errno = read_error;
+    }
     return found;
 }
 
@@ -119,7 +135,19 @@ eunomia_status eunomia_resolve_binary(const char *binary, int pid, char *path, s
         snprintf(path, path_size, "%s", binary);
         return EUNOMIA_OK;
     }
-    if (find_in_maps(pid, binary, path, path_size) || (pid > 0 && find_in_maps(0, binary, path, path_size)))
+    bool readable;
+    if (pid > 0) {
+        /* Only the target's own mapping: its file may not be the one at the same path here (the
+         * host in a container, another container), and a uprobe on another inode never fires. */
+        if (find_in_maps(pid, binary, path, path_size, &readable))
+            return EUNOMIA_OK;
+        if (!readable)
+            FAIL(EUNOMIA_ERR_INVALID_ARGUMENT,
+                 "cannot read %s of process %d through /proc/%d: %s (another user's process needs CAP_SYS_PTRACE)",
+                 binary, pid, pid, strerror(errno));
+        FAIL(EUNOMIA_ERR_INVALID_ARGUMENT, "process %d does not map %s", pid, binary);
+    }
+    if (find_in_maps(0, binary, path, path_size, &readable))
         return EUNOMIA_OK;
     static const char *dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
                                   "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib" };
