@@ -117,7 +117,7 @@ swap-check: $(BUILD)/tests/swap_check $(BUILD)/packages/opensnoop.stamp
 install-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "install-deps: run as root (apt-get, mount)" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool pkg-config make gcc python3 \\
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-dev libelf-dev zlib1g-dev libjansson-dev bpftool pkg-config make gcc python3 \
 		binutils dpkg-dev umoci >/dev/null
 	$(MAKE) --no-print-directory kernel-setup
 
