@@ -7,6 +7,7 @@
 # DeployTests runs it under chroot and runc.
 set -euo pipefail
 dest=$1 binary=$2 registry=$3 key=$4
+top=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$binary" ] || { echo "rootfs.sh: $binary is not an executable (make dist builds it)" >&2; exit 1; }
 [ -f "$registry/index.json" ] || { echo "rootfs.sh: $registry has no index.json (make registry builds it)" >&2; exit 1; }
 [ -f "$key" ] || { echo "rootfs.sh: no key at $key" >&2; exit 1; }
@@ -17,7 +18,7 @@ chmod 1777 "$dest/tmp"
 install -m 0755 "$binary" "$dest/usr/bin/eunomia"
 cp -r "$registry" "$dest/usr/share/eunomia/registry"
 install -m 0644 "$key" "$dest/usr/share/eunomia/keys/"
-install -m 0644 rules/default.yaml "$dest/usr/share/eunomia/rules/default.yaml"
+install -m 0644 "$top/rules/default.yaml" "$dest/usr/share/eunomia/rules/default.yaml"
 install -m 0644 /etc/ssl/certs/ca-certificates.crt "$dest/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' > "$dest/etc/passwd"
 printf 'root:x:0:\n' > "$dest/etc/group"
