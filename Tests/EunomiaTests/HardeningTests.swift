@@ -305,8 +305,18 @@ final class HardeningTests: XCTestCase {
         let lock = open(busy.path, O_RDONLY | O_DIRECTORY)
         XCTAssertEqual(flock(lock, LOCK_EX), 0)
         defer { close(lock) }
+        // A new-* directory (made, not yet locked and renamed) of a process that is gone is
+        // abandoned at once; a live process's waits a minute (its setup may be under way).
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        try FileManager.default.createDirectory(at: staging.appendingPathComponent("new-\(gone.processIdentifier)-7"), withIntermediateDirectories: true)
+        let settingUp = staging.appendingPathComponent("new-\(getpid())-8")
+        try FileManager.default.createDirectory(at: settingUp, withIntermediateDirectories: true)
         _ = try store.install(package: try TestSupport.package("execsnoop"))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: staging.path), ["install-99999-2"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: staging.path).sorted(), ["install-99999-2", "new-\(getpid())-8"])
+        try FileManager.default.removeItem(at: settingUp)
 
         // A real kill -9 mid-install: its staging directory is gone after the next install.
         let big = try TestSupport.package("memleak")

@@ -23,6 +23,17 @@ final class TcpconnectKernelTests: XCTestCase {
         XCTAssertEqual(six["daddr"] as? String, "::1")
         XCTAssertEqual(six["sport"] as? Int, Int(v6.client))
         XCTAssertEqual(records.count, 2, "one record per connect, nothing from other processes: \(records)")
+
+        // The path it took is the one this kernel offers, and the log says which (the helper's
+        // "attached:" line): kprobes where the kernel has them, else the tracepoints.
+        let attached = try XCTUnwrap(tracer.stderr.split(separator: "\n").first { $0.contains("attached: ") }, tracer.stderr)
+        if FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type") {
+            XCTAssertTrue(attached.contains("kprobe/tcp_v4_connect") && attached.contains("kprobe/tcp_v6_connect"), String(attached))
+            XCTAssertFalse(attached.contains("tracepoint/"), String(attached))
+        } else {
+            XCTAssertTrue(attached.contains("tracepoint/sock/inet_sock_set_state"), String(attached))
+            XCTAssertFalse(attached.contains("kprobe/"), String(attached))
+        }
     }
 
     func testPortFilterInTable() throws {

@@ -173,12 +173,16 @@ public struct Store {
             let dir = stagingDir.appendingPathComponent(name)
             if name.hasPrefix("install-") {
                 StagingDirectory.removeIfAbandoned(dir)
-            } else if name.hasPrefix("new-"), let age = try? dir.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate,
-                      Date().timeIntervalSince(age) > 60 {
+            } else if name.hasPrefix("new-"), StagingDirectory.creatorIsGone(name) || isOlderThanAMinute(dir) {
                 // Left by a process that died between mkdir and rename.
                 StagingDirectory.removeIfAbandoned(dir)
             }
         }
+    }
+
+    private func isOlderThanAMinute(_ dir: URL) -> Bool {
+        guard let age = try? dir.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate else { return false }
+        return Date().timeIntervalSince(age) > 60
     }
 
     // MARK: Reading
@@ -372,6 +376,14 @@ struct StagingDirectory {
     func remove() {
         try? FileManager.default.removeItem(at: path)
         close(lockFD)
+    }
+
+    /// new-PID-RANDOM names the process that made it: when that process is gone, the directory
+    /// is abandoned whatever its age (a live PID may be a reused one: then the age decides).
+    static func creatorIsGone(_ name: String) -> Bool {
+        let parts = name.split(separator: "-")
+        guard parts.count == 3, let pid = Int32(parts[1]), pid > 0 else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 
     static func removeIfAbandoned(_ dir: URL) {

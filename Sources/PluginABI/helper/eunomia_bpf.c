@@ -333,6 +333,28 @@ static bool needs_manual_attach(const struct bpf_program *prog)
            strcmp(sec, "uprobe.s") == 0 || strcmp(sec, "uretprobe.s") == 0;
 }
 
+/* One info line naming every attached program's section: which path a tracker took where it
+ * has a fallback (kprobe or tracepoint, tp_btf or raw_tp) is never a guess. uprobe and
+ * perf_event programs are attached by the plugin's callback (which logs what it skips). */
+static void log_attached(struct eunomia_bpf *bpf)
+{
+    char line[1024];
+    size_t used = (size_t)snprintf(line, sizeof(line), "attached:");
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, bpf->obj) {
+        if (!bpf_program__autoload(prog))
+            continue;
+        int n = snprintf(line + used, sizeof(line) - used, " %s%s", bpf_program__section_name(prog),
+                         needs_manual_attach(prog) ? " (by the plugin)" : "");
+        if (n < 0 || (size_t)n >= sizeof(line) - used) {
+            snprintf(line + sizeof(line) - 5, 5, " ...");
+            break;
+        }
+        used += (size_t)n;
+    }
+    eunomia_bpf_log(bpf, EUNOMIA_LOG_INFO, "%s", line);
+}
+
 eunomia_status eunomia_bpf_add_link_(struct eunomia_bpf *bpf, struct bpf_link *link)
 {
     struct bpf_link **links = realloc(bpf->links, (bpf->n_links + 1) * sizeof(*links));
@@ -497,6 +519,7 @@ eunomia_status eunomia_bpf_start(eunomia_instance *inst, char *err, size_t err_s
         bpf->rb = NULL;
         return rc;
     }
+    log_attached(bpf);
     struct bpf_map *lost = bpf_object__find_map_by_name(bpf->obj, "eunomia_lost");
     bpf->lost_map_fd = lost ? bpf_map__fd(lost) : -1;
     bpf->state = RUNNING;
