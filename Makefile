@@ -6,7 +6,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BUILD := build
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard Plugins/*/schema.json))))
 VMLINUX := $(BUILD)/bpf/vmlinux.h
-HELPER := Sources/PluginABI/helper/eunomia_bpf.c Sources/PluginABI/helper/eunomia_maps.c Sources/PluginABI/helper/eunomia_attach.c Sources/PluginABI/abi.c
+HELPER := Sources/PluginABI/helper/eunomia_bpf.c Sources/PluginABI/helper/eunomia_config.c Sources/PluginABI/helper/eunomia_maps.c Sources/PluginABI/helper/eunomia_attach.c Sources/PluginABI/abi.c
 HELPER_HDRS := $(wildcard Sources/PluginABI/helper/*.h Sources/PluginABI/include/eunomia/*.h)
 BPF_CFLAGS := -O2 -g -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -I$(BUILD)/bpf
 PLUGIN_CFLAGS := -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden -ISources/PluginABI/include -ISources/PluginABI/helper

@@ -57,6 +57,33 @@ enum DeployArtifacts {
     }
 }
 
+/// An OCI bundle of busybox-static (runc spec's defaults): its process waits for /go to appear
+/// in its rootfs, opens `probe` and exits, in cgroup `cgroupsPath`, with `annotations`.
+enum BusyboxBundle {
+    static func write(_ bundle: URL, probe: String, cgroupsPath: String, annotations: [String: String]) throws {
+        let bin = bundle.appendingPathComponent("rootfs/bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bin.appendingPathComponent("busybox").path)
+        for applet in ["sh", "cat", "sleep", "test"] {
+            try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "busybox")
+        }
+        let spec = try TestSupport.run("/usr/sbin/runc", ["spec", "--bundle", bundle.path])
+        guard spec.status == 0 else { throw TestSupport.TestFailure("runc spec: \(spec.stderr)") }
+        let configURL = bundle.appendingPathComponent("config.json")
+        guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any],
+              var process = config["process"] as? [String: Any], var linux = config["linux"] as? [String: Any] else {
+            throw TestSupport.TestFailure("runc spec wrote no process or linux section")
+        }
+        process["args"] = ["/bin/sh", "-c", "while ! test -e /go; do sleep 0.05; done; cat \(probe); exit 0"]
+        process["terminal"] = false
+        config["process"] = process
+        linux["cgroupsPath"] = cgroupsPath
+        config["linux"] = linux
+        config["annotations"] = annotations
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+    }
+}
+
 extension TestSupport {
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
     static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
@@ -238,6 +265,7 @@ final class RuncPod {
             _ = try? TestSupport.run("/usr/sbin/runc", ["delete", "--force", id])
         }
         started = []
+        CgroupLeftovers.remove(["eunomia-test-pods"])
     }
 
     deinit { stop() }

@@ -317,6 +317,7 @@ final class ContainerdWorkload {
     static let tasks = "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
     static let runcRoot = "/run/containerd/runc/k8s.io"
     var bundle: URL { URL(fileURLWithPath: "\(Self.tasks)/\(id)") }
+    let podUID = UUID().uuidString.lowercased()
     private var created: [String] = []
 
     init(dir: URL) throws {
@@ -328,33 +329,14 @@ final class ContainerdWorkload {
     }
 
     func start() throws {
-        let bin = bundle.appendingPathComponent("rootfs/bin")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bin.appendingPathComponent("busybox").path)
-        for applet in ["sh", "cat", "sleep", "test"] {
-            try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "busybox")
-        }
-        let spec = try TestSupport.run("/usr/sbin/runc", ["spec", "--bundle", bundle.path])
-        XCTAssertEqual(spec.status, 0, spec.stderr)
-        let configURL = bundle.appendingPathComponent("config.json")
-        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-        var process = try XCTUnwrap(config["process"] as? [String: Any])
-        process["args"] = ["/bin/sh", "-c", "while ! test -e /go; do sleep 0.05; done; cat \(probe); exit 0"]
-        process["terminal"] = false
-        config["process"] = process
-        var linux = try XCTUnwrap(config["linux"] as? [String: Any])
-        let podUID = UUID().uuidString.lowercased()
-        linux["cgroupsPath"] = "/kubepods/besteffort/pod\(podUID)/\(id)"
-        config["linux"] = linux
-        config["annotations"] = [
+        try BusyboxBundle.write(bundle, probe: probe, cgroupsPath: "/kubepods/besteffort/pod\(podUID)/\(id)", annotations: [
             "io.kubernetes.cri.container-type": "container",
             "io.kubernetes.cri.container-name": "nginx",
             "io.kubernetes.cri.image-name": "docker.io/library/nginx:1.27",
             "io.kubernetes.cri.sandbox-name": "web-0",
             "io.kubernetes.cri.sandbox-namespace": "shop",
             "io.kubernetes.cri.sandbox-uid": podUID,
-        ]
-        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        ])
         let r = try TestSupport.run("/bin/sh", ["-c", "exec /usr/sbin/runc --root \(Self.runcRoot) run --detach --bundle \(bundle.path) \(id) </dev/null >/dev/null 2>&1"])
         XCTAssertEqual(r.status, 0, "runc run: \(r.stderr)")
     }
@@ -365,6 +347,18 @@ final class ContainerdWorkload {
         _ = try? TestSupport.run("/usr/sbin/runc", ["--root", Self.runcRoot, "delete", "--force", id])
         try? FileManager.default.removeItem(at: bundle)
         for path in created.reversed() { try? FileManager.default.removeItem(atPath: path) }
+        CgroupLeftovers.remove(["kubepods/besteffort/pod\(podUID)", "kubepods/besteffort", "kubepods"])
+    }
+}
+
+/// The parent cgroups runc made for a test's containers and leaves behind when it deletes
+/// them: removed where empty, in every hierarchy (rmdir fails on one in use, which stays).
+enum CgroupLeftovers {
+    static func remove(_ relativePaths: [String]) {
+        let roots = ["/sys/fs/cgroup"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
+        for root in roots {
+            for path in relativePaths { rmdir("\(root)/\(path)") }
+        }
     }
 }
 

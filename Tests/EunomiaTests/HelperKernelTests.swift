@@ -41,8 +41,7 @@ final class HelperKernelTests: XCTestCase {
         let work = dir.appendingPathComponent("hooktest")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         try PluginBuilds.bpfObject(sources.appendingPathComponent("hooktest.bpf.c"), output: work.appendingPathComponent("hooktest.bpf.o"))
-        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_maps.c",
-                      "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"].map { root.appendingPathComponent($0).path }
+        let helper = TestSupport.helperSources
         let cc = try TestSupport.run("/usr/bin/cc", ["-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-fvisibility=hidden",
                                                      "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
                                                      "-I", root.appendingPathComponent("Sources/PluginABI/helper").path,

@@ -38,8 +38,7 @@ enum PluginBuilds {
         if let abi = schema["abi"] as? [String: Any], let major = abi["major"] as? Int, let minor = abi["minor"] as? Int {
             defines += ["-DEUNOMIA_PLUGIN_ABI_MAJOR=\(major)", "-DEUNOMIA_PLUGIN_ABI_MINOR=\(minor)"]
         }
-        let helper = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_maps.c", "Sources/PluginABI/helper/eunomia_attach.c", "Sources/PluginABI/abi.c"]
-            .map { root.appendingPathComponent($0).path }
+        let helper = TestSupport.helperSources
         let cc = try TestSupport.run("/usr/bin/cc", ["-O2", "-g", "-Wall", "-fPIC", "-fvisibility=hidden",
                                                      "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
                                                      "-I", root.appendingPathComponent("Sources/PluginABI/helper").path,

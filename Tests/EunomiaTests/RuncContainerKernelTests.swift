@@ -13,6 +13,7 @@ final class RuncContainerKernelTests: XCTestCase {
         if bundle != nil {
             _ = try? TestSupport.run("/usr/sbin/runc", ["delete", "--force", id])
             try? FileManager.default.removeItem(at: bundle)
+            CgroupLeftovers.remove(["docker"])
         }
     }
 
@@ -24,29 +25,11 @@ final class RuncContainerKernelTests: XCTestCase {
             throw XCTSkip(why)
         }
         let dir = try TestSupport.temporaryDirectory("runc")
-        let bin = dir.appendingPathComponent("rootfs/bin")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bin.appendingPathComponent("busybox").path)
-        for applet in ["sh", "cat", "sleep", "test"] {
-            try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "busybox")
-        }
-        let spec = try TestSupport.run("/usr/sbin/runc", ["spec", "--bundle", dir.path])
-        XCTAssertEqual(spec.status, 0, spec.stderr)
-        let configURL = dir.appendingPathComponent("config.json")
-        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-        var process = try XCTUnwrap(config["process"] as? [String: Any])
-        process["args"] = ["/bin/sh", "-c", "while ! test -e /go; do sleep 0.05; done; cat \(probe); exit 0"]
-        process["terminal"] = false
-        config["process"] = process
-        var linux = try XCTUnwrap(config["linux"] as? [String: Any])
-        linux["cgroupsPath"] = "/docker/\(id)"
-        config["linux"] = linux
-        config["annotations"] = [
+        try BusyboxBundle.write(dir, probe: probe, cgroupsPath: "/docker/\(id)", annotations: [
             "io.kubernetes.pod.name": "web-0",
             "io.kubernetes.pod.namespace": "shop",
             "io.kubernetes.container.name": "nginx",
-        ]
-        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        ])
         return dir
     }
 

@@ -10,6 +10,10 @@ import XCTest
 enum TestSupport {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures")
+    /// The helper plugins compile in (the Makefile's HELPER), for tests that build a plugin by hand.
+    static let helperSources = ["Sources/PluginABI/helper/eunomia_bpf.c", "Sources/PluginABI/helper/eunomia_config.c",
+                                "Sources/PluginABI/helper/eunomia_maps.c", "Sources/PluginABI/helper/eunomia_attach.c",
+                                "Sources/PluginABI/abi.c"].map { repoRoot.appendingPathComponent($0).path }
     static let abiInclude = repoRoot.appendingPathComponent("Sources/PluginABI/include")
 
     /// The eunomia executable SwiftPM built next to this test bundle.

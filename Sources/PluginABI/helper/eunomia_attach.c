@@ -17,12 +17,6 @@
 #include "eunomia_bpf.h"
 #include "eunomia_bpf_internal.h"
 
-#define FAIL(code, ...)                                \
-    do {                                               \
-        snprintf(err, err_size, __VA_ARGS__);          \
-        return (code);                                 \
-    } while (0)
-
 bool eunomia_tracepoint_exists(const char *category, const char *event)
 {
     static const char *roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };

@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAIL(code, ...)                                \
-    do {                                               \
-        snprintf(err, err_size, __VA_ARGS__);          \
-        return (code);                                 \
-    } while (0)
-
 eunomia_status eunomia_bpf_disable_section_prefix(struct eunomia_bpf *bpf, const char *prefix, char *err,
                                                   size_t err_size)
 {
