@@ -8,8 +8,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,60 +43,6 @@ void eh_install_libbpf_logger(eh_log_sink sink)
     libbpf_set_print(libbpf_print);
 }
 
-int eh_elf_inspect(const char *path, struct eh_elf_info *info, char *err, size_t err_size)
-{
-    memset(info, 0, sizeof(*info));
-    if (elf_version(EV_CURRENT) == EV_NONE) {
-        snprintf(err, err_size, "libelf initialisation failed");
-        return -1;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, err_size, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    int rc = -1;
-    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-    GElf_Ehdr ehdr;
-    if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
-        snprintf(err, err_size, "not an ELF file");
-        goto out;
-    }
-    info->machine = ehdr.e_machine;
-    info->type = ehdr.e_type;
-    Elf_Scn *scn = NULL;
-    while ((scn = elf_nextscn(elf, scn)) != NULL) {
-        GElf_Shdr shdr;
-        if (!gelf_getshdr(scn, &shdr))
-            continue;
-        Elf_Data *data = elf_getdata(scn, NULL);
-        if (!data || shdr.sh_entsize == 0)
-            continue;
-        size_t count = shdr.sh_size / shdr.sh_entsize;
-        if (shdr.sh_type == SHT_DYNAMIC) {
-            for (size_t i = 0; i < count; i++) {
-                GElf_Dyn dyn;
-                if (gelf_getdyn(data, (int)i, &dyn) && dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_NODELETE))
-                    info->nodelete = 1;
-            }
-        } else if (shdr.sh_type == SHT_DYNSYM) {
-            for (size_t i = 0; i < count; i++) {
-                GElf_Sym sym;
-                if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-                    continue;
-                const char *name = elf_strptr(elf, shdr.sh_link, sym.st_name);
-                if (name && strcmp(name, "eunomia_plugin_entry") == 0 && GELF_ST_TYPE(sym.st_info) == STT_FUNC)
-                    info->has_entry = 1;
-            }
-        }
-    }
-    rc = 0;
-out:
-    if (elf)
-        elf_end(elf);
-    close(fd);
-    return rc;
-}
 
 static const struct btf_type *find_struct(struct btf **btf_out, const char *path, const char *name, char *err,
                                           size_t err_size)
@@ -308,46 +252,6 @@ int eh_bpf_program_sections(const char *path, char *names, size_t names_size, ch
     return count;
 }
 
-int eh_elf_section_text(const char *path, const char *section, char *out, size_t out_size, char *err, size_t err_size)
-{
-    if (elf_version(EV_CURRENT) == EV_NONE) {
-        snprintf(err, err_size, "libelf is unusable");
-        return -1;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, err_size, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    int rc = -1;
-    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-    size_t shstrndx;
-    snprintf(err, err_size, "has no %s section", section);
-    if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
-        Elf_Scn *scn = NULL;
-        while ((scn = elf_nextscn(elf, scn))) {
-            GElf_Shdr shdr;
-            if (!gelf_getshdr(scn, &shdr))
-                continue;
-            const char *name = elf_strptr(elf, shstrndx, shdr.sh_name);
-            if (!name || strcmp(name, section) != 0)
-                continue;
-            Elf_Data *data = elf_getdata(scn, NULL);
-            size_t n = data && data->d_buf ? data->d_size : 0;
-            if (n >= out_size)
-                n = out_size - 1;
-            if (n)
-                memcpy(out, data->d_buf, n);
-            out[n] = 0;
-            rc = 0;
-            break;
-        }
-    }
-    if (elf)
-        elf_end(elf);
-    close(fd);
-    return rc;
-}
 
 int eh_kernel_btf_has(const char *name, int kind)
 {
@@ -361,38 +265,6 @@ int eh_kernel_btf_has(const char *name, int kind)
     return found;
 }
 
-int eh_elf_has_function(const char *path, const char *symbol)
-{
-    if (elf_version(EV_CURRENT) == EV_NONE)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int found = 0;
-    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-    Elf_Scn *scn = NULL;
-    while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-        GElf_Shdr shdr;
-        if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) || !shdr.sh_entsize)
-            continue;
-        Elf_Data *data = elf_getdata(scn, NULL);
-        size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
-        for (size_t i = 0; i < count && !found; i++) {
-            GElf_Sym sym;
-            if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-                continue;
-            const char *name = elf_strptr(elf, shdr.sh_link, sym.st_name);
-            /* Versioned names (getaddrinfo@@GLIBC_2.2.5) in .symtab count too. */
-            size_t n = strlen(symbol);
-            if (name && strncmp(name, symbol, n) == 0 && (name[n] == 0 || name[n] == '@'))
-                found = 1;
-        }
-    }
-    if (elf)
-        elf_end(elf);
-    close(fd);
-    return found;
-}
 
 int64_t eh_monotonic_ns(void)
 {
@@ -431,8 +303,6 @@ void eh_utc_fields(int64_t epoch_seconds, int32_t fields[6])
 }
 
 #include <signal.h>
-
-
 
 void eh_release_free_memory(void) { malloc_trim(0); }
 

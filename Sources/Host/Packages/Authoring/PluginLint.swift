@@ -164,7 +164,12 @@ package struct PluginLint {
                 note(.fail, "license", "\(license.isEmpty ? "empty" : license.quotedForError) is not GPL-compatible: the kernel refuses the GPL-only helpers every tracker uses (char LICENSE[] SEC(\"license\") = \"GPL\";)")
             }
         } else {
-            note(.fail, "license", "the BPF object \(String(cString: err)): add char LICENSE[] SEC(\"license\") = \"GPL\";")
+            let why = String(cString: err)
+            if why.hasPrefix("has no ") {
+                note(.fail, "license", "the BPF object \(why): add char LICENSE[] SEC(\"license\") = \"GPL\";")
+            } else {
+                note(.fail, "license", "the BPF object cannot be read: \(why)")
+            }
         }
         var buffer = [CChar](repeating: 0, count: 16384)
         let count = eh_bpf_program_sections(object.path, &buffer, buffer.count, &err, err.count)
